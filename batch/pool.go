@@ -1,0 +1,37 @@
+package batch
+
+import "sync"
+
+// appendWriter is an io.Writer that appends to a slice; stream encoders
+// write through it straight into the caller's destination.
+type appendWriter struct{ b []byte }
+
+// Write appends p; it never fails.
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// scratchPool holds buffers for compressing a batch at Close and for
+// decompressing one in EachRecord. Buffers keep the capacity they grew to.
+var scratchPool sync.Pool
+
+// maxPooledScratch is the largest scratch buffer kept for reuse; a rare huge
+// batch should not pin its memory forever.
+const maxPooledScratch = 16 << 20
+
+func getScratch() *[]byte {
+	if p, _ := scratchPool.Get().(*[]byte); p != nil {
+		return p
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+func putScratch(p *[]byte) {
+	if cap(*p) > maxPooledScratch {
+		return
+	}
+	*p = (*p)[:0]
+	scratchPool.Put(p)
+}
