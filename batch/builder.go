@@ -24,6 +24,9 @@ type Builder struct {
 	codec      Codec  // codec the records section was compressed with at Close
 	rawLen     int    // uncompressed size of the batch, set at Close
 	recordsCRC uint32 // CRC-32C of the records section as sent, set at Close
+	// recordsShift carries a CRC past the records section: x^(8*len) modulo
+	// the CRC polynomial, set at Close.
+	recordsShift uint32
 
 	stamped    bool // Stamp was called; otherwise the producer fields are -1
 	producerID int64

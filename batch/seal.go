@@ -75,6 +75,7 @@ func (b *Builder) Close(comp *Compressor) error {
 	}
 	b.closed, b.codec, b.rawLen = true, codec, rawLen
 	b.recordsCRC = CRC32C(b.buf[Overhead:])
+	b.recordsShift = xPow8n(uint32(len(b.buf) - Overhead))
 
 	h := b.buf[:Overhead]
 	binary.BigEndian.PutUint64(h[offBaseOffset:], 0)
@@ -119,7 +120,7 @@ func (b *Builder) writeProducer() {
 	binary.BigEndian.PutUint64(h[offProducerID:], uint64(pid))
 	binary.BigEndian.PutUint16(h[offProducerEpoch:], uint16(epoch))
 	binary.BigEndian.PutUint32(h[offBaseSequence:], uint32(seq))
-	crc := crcCombine(CRC32C(h[offAttributes:]), b.recordsCRC, len(b.buf)-Overhead)
+	crc := crcCombine(CRC32C(h[offAttributes:]), b.recordsShift, b.recordsCRC)
 	binary.BigEndian.PutUint32(h[offCRC:], crc)
 }
 

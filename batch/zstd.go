@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 
@@ -36,33 +37,47 @@ func zstdEncoder(level int) (*zstd.Encoder, error) {
 	return e.enc, e.err
 }
 
-var zstdDecoder struct {
-	once sync.Once
-	dec  *zstd.Decoder
-	err  error
+// zstdDecoder is a pooled stream decoder together with its source. Stream
+// decoding grows the output geometrically, so many small frames cost linear
+// time; the library's DecodeAll regrows its output exactly for each frame,
+// which hostile input with thousands of frames turns quadratic.
+type zstdDecoder struct {
+	d   *zstd.Decoder
+	src bytes.Reader
 }
+
+var zstdDecoders sync.Pool
 
 // zstdDecompress appends the data of the zstd frames in src to dst.
 func zstdDecompress(dst, src []byte) ([]byte, error) {
 	if len(src) == 0 {
 		return dst, errEmpty
 	}
-	zstdDecoder.once.Do(func() {
-		zstdDecoder.dec, zstdDecoder.err = zstd.NewReader(nil,
-			zstd.WithDecoderConcurrency(0),
+	z, _ := zstdDecoders.Get().(*zstdDecoder)
+	if z == nil {
+		d, err := zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(1), // decode on the calling goroutine
 			zstd.WithDecoderMaxMemory(MaxDecompressedSize),
 			zstd.WithDecoderMaxWindow(zstdMaxWindow),
 		)
-	})
-	if zstdDecoder.err != nil {
-		return dst, zstdDecoder.err
+		if err != nil {
+			return dst, err
+		}
+		z = &zstdDecoder{d: d}
 	}
-	out, err := zstdDecoder.dec.DecodeAll(src, dst)
-	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
-		return dst, errTooLarge
-	}
-	if err != nil {
+	defer func() {
+		z.src.Reset(nil)
+		if z.d.Reset(nil) == nil {
+			zstdDecoders.Put(z)
+		}
+	}()
+	z.src.Reset(src)
+	if err := z.d.Reset(&z.src); err != nil {
 		return dst, err
 	}
-	return out, nil
+	out, err := readBounded(z.d, dst)
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		err = errTooLarge
+	}
+	return out, err
 }
