@@ -15,8 +15,8 @@ func TestLoadTableBuild(t *testing.T) {
 		active bool
 		cum    []int64
 	}{
-		// The Java client's example: weights 6-q for q = 5 0 3 0 1.
-		{"java example", []int32{5, 0, 3, 0, 1}, nil, true, []int64{1, 7, 10, 16, 21}},
+		// Weights 6-q for q = 5 0 3 0 1.
+		{"five partitions", []int32{5, 0, 3, 0, 1}, nil, true, []int64{1, 7, 10, 16, 21}},
 		{"three partitions", []int32{0, 3, 1}, nil, true, []int64{4, 5, 8}},
 		{"all equal", []int32{2, 2, 2}, nil, false, nil},
 		{"all empty", []int32{0, 0}, nil, false, nil},
@@ -50,8 +50,7 @@ func TestLoadTableBuild(t *testing.T) {
 	}
 }
 
-// The Java client's adaptive test: with a random source that just counts up,
-// one pass over the range of the table picks each partition exactly as often
+// With a random source that just counts up, one pass over the range of the table picks each partition exactly as often
 // as its weight.
 func TestAdaptiveChoiceFollowsWeightsExactly(t *testing.T) {
 	s := NewSticky(StickyConfig{BatchSize: 1, Adaptive: true})
@@ -67,7 +66,7 @@ func TestAdaptiveChoiceFollowsWeightsExactly(t *testing.T) {
 	const cycles = 2
 	counts := make([]int, len(queues))
 	for range 21 * cycles {
-		counts[s.choose(topic, len(queues), nil, NoPartition)]++
+		counts[topic.choose(len(queues), nil, NoPartition)]++
 	}
 	for p, q := range queues {
 		if want := int(6-q) * cycles; counts[p] != want {

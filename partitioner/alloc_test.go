@@ -20,6 +20,8 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	s.UpdateLoad("t", queues)
 	s.SetUnavailable("t", 1, true)
 
+	topic := s.Topic("t")
+
 	rr := NewRoundRobin()
 	rr.Partition("t", nil, nil, 6)
 	h := Hash()
@@ -44,6 +46,8 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		{"Sticky.UpdateLoad", func() { s.UpdateLoad("t", queues) }},
 		{"Sticky.SetUnavailable toggle", func() { s.SetUnavailable("t", 1, false); s.SetUnavailable("t", 1, true) }},
 		{"Sticky.Current", func() { s.Current("t") }},
+		{"StickyTopic.Partition", func() { topic.Partition(6, nil) }},
+		{"StickyTopic.OnAppend", func() { topic.OnAppend(topic.Partition(6, nil), 7, false, 6, nil) }},
 		{"RoundRobin", func() { rr.Partition("t", nil, nil, 6) }},
 		{"Hash keyed", func() { h.Partition("t", key, nil, 6) }},
 		{"Hash nil key", func() { h.Partition("t", nil, nil, 6) }},

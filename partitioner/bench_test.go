@@ -2,6 +2,7 @@ package partitioner
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 )
@@ -66,18 +67,54 @@ func BenchmarkStickyPartition(b *testing.B) {
 			}
 		})
 	})
+	// Through the topic handle, without the lookup by name.
+	b.Run("handle", func(b *testing.B) {
+		t := s.Topic("events")
+		b.ReportAllocs()
+		for b.Loop() {
+			t.Partition(12, nil)
+		}
+	})
+	b.Run("handle-parallel", func(b *testing.B) {
+		t := s.Topic("events")
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				t.Partition(12, nil)
+			}
+		})
+	})
 }
 
-// BenchmarkStickyOnAppend appends 100-byte records, so with a 16 KiB batch
-// size about one call in 164 switches partitions.
+// BenchmarkStickyOnAppend reports appends to the current partition.
+// "no-switch" counts bytes only; "switching" appends 100-byte records with a
+// 16 KiB batch size, so about one call in 164 also chooses a new partition.
 func BenchmarkStickyOnAppend(b *testing.B) {
-	b.Run("serial", func(b *testing.B) {
+	b.Run("no-switch", func(b *testing.B) {
+		s := NewSticky(StickyConfig{BatchSize: math.MaxInt32})
+		p := s.Partition("events", 12, nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			s.OnAppend("events", p, 1, false, 12, nil)
+		}
+	})
+	b.Run("switching", func(b *testing.B) {
 		s := newBenchSticky()
+		t := s.Topic("events")
 		p := s.Partition("events", 12, nil)
 		b.ReportAllocs()
 		for b.Loop() {
 			s.OnAppend("events", p, 100, false, 12, nil)
-			p = s.Current("events")
+			p = t.Current()
+		}
+	})
+	b.Run("handle", func(b *testing.B) {
+		s := NewSticky(StickyConfig{BatchSize: math.MaxInt32})
+		t := s.Topic("events")
+		p := t.Partition(12, nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			t.OnAppend(p, 1, false, 12, nil)
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {

@@ -16,15 +16,15 @@ const sampleTries = 4
 // uniform, or weighted by the load table when adaptive partitioning has one
 // for exactly n partitions. Preferences are given up from the weakest only
 // when no partition satisfies them all.
-func (s *Sticky) choose(t *stickyTopic, n int, available []int32, prev int32) int32 {
+func (t *StickyTopic) choose(n int, available []int32, prev int32) int32 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 
-	c := candidates{n: n, prev: prev, randN: s.randN}
+	c := candidates{n: n, prev: prev, randN: t.s.randN}
 	if !allAvailable(available, n) {
 		c.avail = available
 	}
-	if s.marksOn && len(t.marks) > 0 {
+	if t.s.marksOn && len(t.marks) > 0 {
 		c.marks = t.marks
 	}
 	if t.load.active && len(t.load.cum) == n {

@@ -11,8 +11,8 @@ import (
 	"github.com/kprod/kprod/partitioner"
 )
 
-// An independent Kafka client must place every key on the same partition as
-// KeyPartition does; with a count of MaxInt32 the partition is the
+// Another Go Kafka client, written independently, must place every key on the
+// same partition as KeyPartition does; with a count of MaxInt32 the partition is the
 // non-negative hash itself, which checks all 31 bits of Murmur2.
 func TestKeyPartitionMatchesIndependentClient(t *testing.T) {
 	other := kgo.StickyKeyPartitioner(nil).ForTopic("t")

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// javaMurmur2Vectors are the expected values of the Java client's own murmur2
-// unit test: the contract for compatibility with Java producers.
+// javaMurmur2Vectors are hashes the Java client computes for these keys;
+// matching them is what puts keyed records where Java producers put them.
 var javaMurmur2Vectors = []struct {
 	key  []byte
 	want int32

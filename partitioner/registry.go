@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 )
 
-// registry maps topic names to per-topic state of type T, created (zeroed) on
-// first use and kept for the life of the registry.
+// registry maps topic names to per-topic state of type T, created on first
+// use and kept for the life of the registry.
 //
 // Lookups of established topics read an immutable map published through an
 // atomic pointer, so they take no lock and do not allocate. A topic not yet
@@ -16,6 +16,10 @@ import (
 // which keeps the copying cost per miss constant however many topics there are.
 type registry[T any] struct {
 	read atomic.Pointer[map[string]*T] // published snapshot; never written after Store
+
+	// create makes the state of a new topic; nil means new(T). Set before
+	// first use and never changed.
+	create func() *T
 
 	mu     sync.Mutex    // guards all and misses
 	all    map[string]*T // every topic ever looked up; a superset of *read
@@ -50,7 +54,11 @@ func (r *registry[T]) getSlow(topic string) *T {
 		if r.all == nil {
 			r.all = make(map[string]*T)
 		}
-		v = new(T)
+		if r.create != nil {
+			v = r.create()
+		} else {
+			v = new(T)
+		}
 		r.all[topic] = v
 	}
 

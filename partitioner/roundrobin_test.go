@@ -5,8 +5,7 @@ import (
 	"testing"
 )
 
-// The Java client's round robin scenario: topic B calls in between must not
-// disturb topic A's cycle.
+// Calls for topic B in between must not disturb topic A's cycle.
 func TestRoundRobinCyclesPerTopic(t *testing.T) {
 	for _, n := range []int{3, 4} {
 		rr := NewRoundRobin()

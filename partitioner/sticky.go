@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,15 +18,20 @@ import (
 // A new partition differs from the previous one whenever another candidate
 // exists.
 //
-// One Sticky serves all topics of a producer. It is safe for concurrent use;
-// Partition and OnAppend take no lock and do not allocate once a topic has
-// been seen, except when they switch partitions, which reads the topic's load
-// table under a read lock.
+// One Sticky serves all topics of a producer; its methods find the topic's
+// state by name. A producer that keeps its own per-topic state can hold the
+// StickyTopic returned by Topic instead and skip the lookup. The state of a
+// topic (a few hundred bytes) is kept for the life of the Sticky.
+//
+// It is safe for concurrent use. Partition and OnAppend do not allocate once
+// a topic has been seen, and take no lock once its entry is established (soon
+// after it is first seen: see registry); only a switch to a new partition
+// reads the topic's load table under a read lock.
 type Sticky struct {
 	cfg       StickyConfig // as normalized by NewSticky
 	batchSize uint64       // bytes after which the sticky partition switches, in [1, MaxInt32]
 	marksOn   bool         // SetUnavailable is honored: Adaptive and AvailabilityTimeout > 0
-	topics    registry[stickyTopic]
+	topics    registry[StickyTopic]
 
 	// randN returns a uniform random number in [0, n) for n > 0. It must be
 	// safe for concurrent use. Tests replace it with a seeded source.
@@ -40,7 +43,8 @@ type Sticky struct {
 type StickyConfig struct {
 	// BatchSize is how many bytes go to the current partition before the
 	// partitioner switches: the producer's batch.size (Java default 16384).
-	// Values below 1 are treated as 1, as the Java client does.
+	// Values below 1 are treated as 1, as the Java client does, and values
+	// above MaxInt32 as MaxInt32.
 	BatchSize int
 	// Adaptive turns on adaptive partitioning, the
 	// partitioner.adaptive.partitioning.enable setting (Java default true):
@@ -66,58 +70,32 @@ func (c StickyConfig) Validate() error {
 	return nil
 }
 
-// stickyTopic is the state a Sticky keeps per topic.
-type stickyTopic struct {
-	// cur packs the current sticky partition and the bytes appended to it
-	// since it was chosen (see packWord). Any goroutine reads and replaces it
-	// with atomic operations only; the zero value means no partition yet.
-	cur atomic.Uint64
-
-	mu    sync.RWMutex       // guards load and marks; read-held while choosing a new partition
-	load  loadTable          // queue depths from UpdateLoad; written by the sender goroutine
-	marks map[int32]struct{} // partitions reported unavailable through SetUnavailable
-}
-
-// packWord encodes a sticky partition and its byte count into one word so
-// both change together in a single compare-and-swap. The high half holds
-// partition+1, making the zero word mean NoPartition; the low half holds the
-// byte count, which stays below BatchSize and so fits in 32 bits.
-func packWord(partition int32, bytes uint64) uint64 {
-	return uint64(uint32(partition)+1)<<32 | bytes
-}
-
-// wordPartition returns the partition encoded by packWord.
-func wordPartition(w uint64) int32 {
-	return int32(uint32(w>>32) - 1)
-}
-
-// wordBytes returns the byte count encoded by packWord.
-func wordBytes(w uint64) uint64 {
-	return uint64(uint32(w))
-}
-
-// maxInstallAttempts bounds how often Partition retries installing a new
-// sticky partition when other goroutines keep replacing it first.
-const maxInstallAttempts = 8
-
 // NewSticky returns a Sticky partitioner with the given configuration. Out of
 // range values are normalized rather than refused (see StickyConfig and
 // StickyConfig.Validate).
 func NewSticky(cfg StickyConfig) *Sticky {
-	cfg.BatchSize = max(cfg.BatchSize, 1)
-	cfg.BatchSize = min(cfg.BatchSize, math.MaxInt32)
+	cfg.BatchSize = min(max(cfg.BatchSize, 1), math.MaxInt32)
 	cfg.AvailabilityTimeout = max(cfg.AvailabilityTimeout, 0)
-	return &Sticky{
+	s := &Sticky{
 		cfg:       cfg,
 		batchSize: uint64(cfg.BatchSize),
 		marksOn:   cfg.Adaptive && cfg.AvailabilityTimeout > 0,
 		randN:     rand.Uint64N,
 	}
+	s.topics.create = func() *StickyTopic { return &StickyTopic{s: s} }
+	return s
 }
 
 // Config returns the configuration in effect, after normalization.
 func (s *Sticky) Config() StickyConfig {
 	return s.cfg
+}
+
+// Topic returns the state the partitioner keeps for topic, creating it the
+// first time. The same topic always yields the same *StickyTopic, whose
+// methods behave as the Sticky methods of the same names for that topic.
+func (s *Sticky) Topic(topic string) *StickyTopic {
+	return s.topics.get(topic)
 }
 
 // Partition returns the current sticky partition for topic, choosing one the
@@ -128,30 +106,7 @@ func (s *Sticky) Config() StickyConfig {
 // The result is always in [0, numPartitions), or NoPartition if
 // numPartitions is less than 1.
 func (s *Sticky) Partition(topic string, numPartitions int, available []int32) int32 {
-	if numPartitions < 1 {
-		return NoPartition
-	}
-	n := clampCount(numPartitions)
-	t := s.topics.get(topic)
-	for attempt := 1; ; attempt++ {
-		w := t.cur.Load()
-		p := wordPartition(w)
-		if p >= 0 && int(p) < n && isAvailable(available, n, p) {
-			return p
-		}
-		next := s.choose(t, n, available, p)
-		if t.cur.CompareAndSwap(w, packWord(next, 0)) || attempt >= maxInstallAttempts {
-			return next
-		}
-	}
-}
-
-// Current returns the sticky partition of topic as it stands, or NoPartition
-// if none has been chosen yet. A producer can call it while holding the lock
-// of the partition's queue to check that no other goroutine switched the
-// partition between Partition and the append.
-func (s *Sticky) Current(topic string) int32 {
-	return wordPartition(s.topics.get(topic).cur.Load())
+	return s.topics.get(topic).Partition(numPartitions, available)
 }
 
 // OnAppend tells the partitioner that appendedBytes were appended to
@@ -161,29 +116,49 @@ func (s *Sticky) Current(topic string) int32 {
 // with numPartitions and available as in Partition. Calls for a partition
 // that is no longer the current one are ignored.
 func (s *Sticky) OnAppend(topic string, partition int32, appendedBytes int, batchFull bool, numPartitions int, available []int32) {
-	if partition < 0 {
+	s.topics.get(topic).OnAppend(partition, appendedBytes, batchFull, numPartitions, available)
+}
+
+// Current returns the sticky partition of topic as it stands, or NoPartition
+// if none has been chosen yet. A producer can call it while holding the lock
+// of the partition's queue to check that no other goroutine switched the
+// partition between Partition and the append.
+func (s *Sticky) Current(topic string) int32 {
+	return s.topics.get(topic).Current()
+}
+
+// UpdateLoad gives the queue depth (for example the number of batches
+// waiting) of every partition of topic, indexed by partition number. It is
+// used only when Adaptive is on; otherwise it does nothing.
+//
+// The partitioner keeps its own copy as a cumulative frequency table in which
+// a partition weighs maxQueue+1-depth, so the shortest queues get the most
+// new data. A negative depth excludes a partition (for example one without a
+// leader), and so does a report through SetUnavailable that stands when the
+// table is built. The table is used while its length equals the partition count
+// passed to Partition or OnAppend. With fewer than two partitions, or all
+// depths equal, the choice is uniform.
+//
+// The producer's sender calls it about once per drain. It allocates only when
+// the partition count grows, and never keeps queueSizes.
+func (s *Sticky) UpdateLoad(topic string, queueSizes []int32) {
+	if !s.cfg.Adaptive {
 		return
 	}
-	add := uint64(max(appendedBytes, 0))
-	t := s.topics.get(topic)
-	for {
-		w := t.cur.Load()
-		if wordPartition(w) != partition {
-			return
-		}
-		produced := wordBytes(w) + add
-		if produced < s.batchSize && !batchFull {
-			if t.cur.CompareAndSwap(w, packWord(partition, produced)) {
-				return
-			}
-			continue
-		}
-		next := NoPartition // with no partitions known, the next Partition call chooses
-		if numPartitions >= 1 {
-			next = s.choose(t, clampCount(numPartitions), available, partition)
-		}
-		if t.cur.CompareAndSwap(w, packWord(next, 0)) {
-			return
-		}
+	s.topics.get(topic).UpdateLoad(queueSizes)
+}
+
+// SetUnavailable reports that the leader of partition of topic has not
+// accepted data for longer than AvailabilityTimeout (unavailable true), or
+// accepts data again (false). Unavailable partitions are skipped when the
+// partitioner switches, unless all partitions are; if the current sticky
+// partition becomes unavailable, the next Partition call chooses anew.
+//
+// Reports count only when Adaptive is on and AvailabilityTimeout is positive,
+// as in the Java client; otherwise SetUnavailable does nothing.
+func (s *Sticky) SetUnavailable(topic string, partition int32, unavailable bool) {
+	if !s.marksOn || partition < 0 {
+		return
 	}
+	s.topics.get(topic).SetUnavailable(partition, unavailable)
 }

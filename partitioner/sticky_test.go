@@ -177,8 +177,7 @@ func TestStickyTopicsAreIndependent(t *testing.T) {
 	_ = a
 }
 
-// The scenarios of the Java client's built-in partitioner test for
-// partitions without a leader.
+// Partitions without a leader are not chosen while some partition has one.
 func TestStickyRespectsAvailable(t *testing.T) {
 	t.Run("one of three partitions has no leader", func(t *testing.T) {
 		s := newSeededSticky(StickyConfig{BatchSize: 1}, 5)
@@ -359,5 +358,28 @@ func TestPackWord(t *testing.T) {
 	}
 	if wordPartition(0) != NoPartition {
 		t.Fatal("the zero word must mean NoPartition")
+	}
+}
+
+func TestStickyTopicHandle(t *testing.T) {
+	s := newSeededSticky(StickyConfig{BatchSize: 10}, 21)
+	h := s.Topic("t")
+	if s.Topic("t") != h {
+		t.Fatal("Topic returned a different handle for the same topic")
+	}
+	if s.Topic("u") == h {
+		t.Fatal("two topics share a handle")
+	}
+	// Calls through the handle and through the Sticky see one state.
+	p := h.Partition(5, nil)
+	if got := s.Partition("t", 5, nil); got != p {
+		t.Fatalf("handle chose %d, Sticky says %d", p, got)
+	}
+	h.OnAppend(p, 10, false, 5, nil)
+	if got := s.Current("t"); got == p {
+		t.Fatalf("switch through the handle not seen by the Sticky: still %d", got)
+	}
+	if h.Current() != s.Current("t") {
+		t.Fatal("handle and Sticky disagree on the current partition")
 	}
 }
