@@ -146,34 +146,47 @@ func (c *Conn) negotiateVersions() error {
 		if err != nil {
 			return fmt.Errorf("wire: dial %s: ApiVersions: %w", c.addr, err)
 		}
-		body := frame[4:]
-		if len(body) >= 2 && int16(binary.BigEndian.Uint16(body)) == kerr.UnsupportedVersion.Code {
-			next, err := retryVersion(body, version)
-			if err != nil {
-				return fmt.Errorf("wire: dial %s: ApiVersions v%d: %w", c.addr, version, err)
-			}
-			version = next
+		vt, features, retry, err := parseApiVersions(frame[4:], version, c.set.caps)
+		if err != nil {
+			return fmt.Errorf("wire: dial %s: ApiVersions v%d: %w", c.addr, version, err)
+		}
+		if vt == nil {
+			version = retry
 			continue
 		}
-		resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
-		if err := resp.ReadFrom(body); err != nil {
-			return fmt.Errorf("wire: dial %s: %w: ApiVersions v%d: %w", c.addr, ErrMalformedResponse, version, err)
-		}
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			return fmt.Errorf("wire: dial %s: ApiVersions: %w", c.addr, err)
-		}
-		if len(resp.ApiKeys) == 0 {
-			return fmt.Errorf("wire: dial %s: %w: ApiVersions lists no keys", c.addr, ErrMalformedResponse)
-		}
-		c.versions = negotiate(resp, c.set.caps)
-		if resp.FinalizedFeaturesEpoch >= 0 && len(resp.FinalizedFeatures) > 0 {
-			c.features = make(map[string]int16, len(resp.FinalizedFeatures))
-			for _, f := range resp.FinalizedFeatures {
-				c.features[f.Name] = f.MaxVersionLevel
-			}
-		}
+		c.versions, c.features = vt, features
 		return nil
 	}
+}
+
+// parseApiVersions reads an ApiVersions response body to a request of the
+// given version. It returns the negotiated table and finalized features,
+// or (nil, nil, retry, nil) when the broker asks for a retry at a lower
+// version.
+func parseApiVersions(body []byte, version int16, caps *[kmsg.MaxKey + 1]int16) (*versionTable, map[string]int16, int16, error) {
+	if len(body) >= 2 && int16(binary.BigEndian.Uint16(body)) == kerr.UnsupportedVersion.Code {
+		retry, err := retryVersion(body, version)
+		return nil, nil, retry, err
+	}
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = version
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: %w", ErrMalformedResponse, err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, nil, 0, err
+	}
+	if len(resp.ApiKeys) == 0 {
+		return nil, nil, 0, fmt.Errorf("%w: no keys listed", ErrMalformedResponse)
+	}
+	var features map[string]int16
+	if resp.FinalizedFeaturesEpoch >= 0 && len(resp.FinalizedFeatures) > 0 {
+		features = make(map[string]int16, len(resp.FinalizedFeatures))
+		for _, f := range resp.FinalizedFeatures {
+			features[f.Name] = f.MaxVersionLevel
+		}
+	}
+	return negotiate(resp, caps), features, 0, nil
 }
 
 // retryVersion reads a v0 UNSUPPORTED_VERSION ApiVersions body and returns

@@ -143,9 +143,9 @@ func TestTLS(t *testing.T) {
 			maxTime: 2 * time.Second,
 		},
 		{
-			name:    "plaintext to a TLS port",
-			addr:    tlsCluster.ListenAddrs()[0],
-			cfg:     &Config{DialTimeout: 2 * time.Second},
+			name: "plaintext to a TLS port",
+			addr: tlsCluster.ListenAddrs()[0],
+			cfg:  &Config{DialTimeout: 2 * time.Second},
 			check: func(err error) bool {
 				// Real brokers answer with a TLS alert; Go's TLS server
 				// (used by the fake cluster) just hangs up.

@@ -39,12 +39,14 @@ func negotiate(resp *kmsg.ApiVersionsResponse, caps *[kmsg.MaxKey + 1]int16) *ve
 		if k.ApiKey < 0 || int(k.ApiKey) > kmsg.MaxKey {
 			continue
 		}
+		// A key listed twice (no real broker does that) is read as the
+		// last listing says.
 		v := min(k.MaxVersion, ours[k.ApiKey])
 		if caps != nil {
 			v = min(v, caps[k.ApiKey])
 		}
 		if v < 0 || v < k.MinVersion {
-			continue
+			v = -1
 		}
 		t.max[k.ApiKey] = v
 	}
