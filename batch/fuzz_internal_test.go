@@ -29,6 +29,7 @@ func FuzzParseRecords(f *testing.F) {
 		}
 		// What parsed must encode and parse back to the same records.
 		var b Builder
+		b.Reset(nil)
 		for _, r := range got {
 			b.Append(r.Timestamp, r.Key, r.Value, r.Headers)
 		}
