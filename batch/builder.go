@@ -38,7 +38,8 @@ type Builder struct {
 // Reset starts a new, empty batch that writes into buf[:0], reusing buf's
 // capacity; nil is fine. A recycled buffer (see Buffer) that is large enough
 // means the whole batch is built without allocating. Overhead bytes are
-// reserved at the front for the header.
+// reserved at the front for the header. Everything else is forgotten,
+// including an earlier Stamp.
 func (b *Builder) Reset(buf []byte) {
 	*b = Builder{buf: append(buf[:0], emptyHeader[:]...)}
 }
