@@ -1,0 +1,163 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kprod/kprod/internal/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Client caches cluster metadata for the producer. Its methods are safe
+// for concurrent use; one goroutine, started by New, does the refreshes.
+type Client struct {
+	pool *wire.Pool
+	cfg  Config
+	log  *slog.Logger
+
+	// snap is the published snapshot: an immutable map, replaced whole by
+	// the refresh goroutine, read without locks.
+	snap atomic.Pointer[map[string]*Topic]
+
+	mu        sync.Mutex          // guards the fields below
+	inUse     map[string]struct{} // topics every refresh asks for
+	refreshed chan struct{}       // closed when the next refresh attempt ends
+	lastErr   error               // why the last refresh failed; nil after a success
+
+	trigger   chan struct{} // capacity 1: a refresh is wanted
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the refresh goroutine returned
+	closeOnce sync.Once
+}
+
+// New returns a client that refreshes through pool and starts its refresh
+// goroutine. Nothing is fetched until a topic is asked for.
+func New(pool *wire.Pool, cfg Config) *Client {
+	cfg = cfg.withDefaults()
+	c := &Client{
+		pool:      pool,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		inUse:     make(map[string]struct{}),
+		refreshed: make(chan struct{}),
+		trigger:   make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	empty := map[string]*Topic{}
+	c.snap.Store(&empty)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	go c.run()
+	return c
+}
+
+// Topic returns the cached snapshot of a topic, or nil when it was never
+// loaded. It takes no lock and does not allocate: it is on every record's
+// path.
+func (c *Client) Topic(name string) *Topic {
+	return (*c.snap.Load())[name]
+}
+
+// Wait returns the topic's snapshot, at once when it is cached with
+// partitions. Otherwise it adds the topic to those in use, asks for a
+// refresh and waits for it. A topic the cluster does not have is asked for
+// again (a refresh per MinInterval at most) until ctx ends; the error then
+// wraps ErrUnknownTopic and ctx's error. A non-retriable topic error
+// (authorization, invalid name) returns at once, wrapping the kerr error.
+func (c *Client) Wait(ctx context.Context, name string) (*Topic, error) {
+	if t := c.Topic(name); t != nil && len(t.Partitions) > 0 {
+		return t, nil
+	}
+	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.inUse[name] = struct{}{}
+	c.mu.Unlock()
+
+	for {
+		c.mu.Lock()
+		refreshed := c.refreshed
+		c.mu.Unlock()
+		c.Trigger("waiting for topic")
+		select {
+		case <-refreshed:
+		case <-ctx.Done():
+			return nil, c.waitErr(name, ctx.Err())
+		case <-c.ctx.Done():
+			return nil, ErrClosed
+		}
+		t := c.Topic(name)
+		switch {
+		case t == nil:
+			// The refresh started before the topic was added, or failed.
+		case len(t.Partitions) > 0:
+			return t, nil
+		case t.Err != nil && !kerr.IsRetriable(t.Err):
+			return nil, fmt.Errorf("metadata: topic %q: %w", name, t.Err)
+		}
+	}
+}
+
+// waitErr says why Wait gave up on a topic when its ctx ended.
+func (c *Client) waitErr(name string, ctxErr error) error {
+	t := c.Topic(name)
+	c.mu.Lock()
+	lastErr := c.lastErr
+	c.mu.Unlock()
+	switch {
+	case t != nil && t.Err != nil && !t.unknown():
+		return fmt.Errorf("metadata: topic %q has no partitions yet: %w (%w)", name, t.Err, ctxErr)
+	case lastErr != nil:
+		return fmt.Errorf("%w: %q not present in metadata; last refresh failed: %w (%w)", ErrUnknownTopic, name, lastErr, ctxErr)
+	}
+	return fmt.Errorf("%w: %q not present in metadata: %w", ErrUnknownTopic, name, ctxErr)
+}
+
+// Trigger asks for a refresh soon. Requests are coalesced, and refreshes
+// start at most once per MinInterval; the sender calls it on errors such
+// as NOT_LEADER_OR_FOLLOWER. It never blocks.
+func (c *Client) Trigger(reason string) {
+	select {
+	case c.trigger <- struct{}{}:
+		c.log.Debug("metadata: refresh requested", "reason", reason)
+	default:
+	}
+}
+
+// Forget stops refreshing a topic and drops it from the cache.
+func (c *Client) Forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.inUse, name)
+	old := *c.snap.Load()
+	if _, ok := old[name]; !ok {
+		return
+	}
+	next := make(map[string]*Topic, len(old))
+	for k, v := range old {
+		if k != name {
+			next[k] = v
+		}
+	}
+	c.snap.Store(&next)
+}
+
+// Close stops the refresh goroutine and waits for it. Waiters get
+// ErrClosed. The pool is not closed: it belongs to the caller.
+func (c *Client) Close() {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.cancel()
+		c.mu.Unlock()
+	})
+	<-c.done
+}
+
+// errRefreshCanceled marks a refresh cut short by Close.
+var errRefreshCanceled = errors.New("metadata: refresh canceled")

@@ -1,0 +1,110 @@
+package metadata
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kprod/kprod/internal/wire"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const testTopic = "t"
+
+func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	opts = append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, testTopic)}, opts...)
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func newPool(t testing.TB, cluster *kfake.Cluster) *wire.Pool {
+	t.Helper()
+	p, err := wire.NewPool(&wire.Config{ClientID: "metadata-test"}, cluster.ListenAddrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// newClient returns a client over a pool to cluster, closed at test end.
+func newClient(t testing.TB, cluster *kfake.Cluster, cfg Config) (*Client, *wire.Pool) {
+	t.Helper()
+	p := newPool(t, cluster)
+	c := New(p, cfg)
+	t.Cleanup(c.Close)
+	return c, p
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// metadataRequests counts the Metadata requests the cluster receives and
+// records the topics each asked for.
+type metadataRequests struct {
+	mu     sync.Mutex
+	topics [][]string
+}
+
+func watchMetadata(cluster *kfake.Cluster) *metadataRequests {
+	w := &metadataRequests{}
+	cluster.ControlKey(kmsg.Metadata.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		var names []string
+		for _, rt := range req.(*kmsg.MetadataRequest).Topics {
+			if rt.Topic != nil {
+				names = append(names, *rt.Topic)
+			}
+		}
+		w.mu.Lock()
+		w.topics = append(w.topics, names)
+		w.mu.Unlock()
+		return nil, nil, false
+	})
+	return w
+}
+
+func (w *metadataRequests) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.topics)
+}
+
+func (w *metadataRequests) last() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.topics) == 0 {
+		return nil
+	}
+	return w.topics[len(w.topics)-1]
+}
+
+// eventually polls cond until it holds or d passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// refreshGoroutines counts live refresh goroutines.
+func refreshGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "internal/metadata.(*Client).run(")
+}

@@ -1,0 +1,305 @@
+package producer
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kprod/kprod/batch"
+)
+
+// partition is one topic partition's queue of batches: the open batch that
+// Send appends to, then sealed batches waiting for the sender, oldest first.
+type partition struct {
+	topic string
+	id    int32
+
+	mu        sync.Mutex
+	open      *recBatch   // guarded by mu
+	queue     []*recBatch // sealed or sealing batches by order; guarded by mu
+	urgent    bool        // a synchronous send waits on the open batch; guarded by mu
+	nextOrder uint64      // guarded by mu
+
+	// ---- sender goroutine only ----
+	inflight int   // batches of this partition in flight
+	nextSeq  int32 // next base sequence (idempotence)
+}
+
+// topicParts holds a topic's partitions, grown when the partition count grows.
+type topicParts struct {
+	parts atomic.Pointer[[]*partition]
+}
+
+// accumulator is the RecordAccumulator: callers append records into the open
+// batch of their partition; the sender seals and drains batches.
+type accumulator struct {
+	cfg  *config
+	pool *bufferPool
+	comp *batch.Compressor
+	wake func() // pokes the sender
+
+	mu     sync.Mutex                            // guards writes of topics and all
+	topics atomic.Pointer[map[string]*topicParts] // copy on write
+	all    atomic.Pointer[[]*partition]           // every partition, for the sender
+
+	closed   atomic.Bool  // no more appends
+	flushing atomic.Int32 // Flush calls in progress: every batch is ready
+
+	genMu      sync.Mutex
+	gen        uint64            // guarded by genMu
+	unfinished map[uint64]int    // batches not yet answered, by flush generation; guarded by genMu
+	genChanged chan struct{}     // closed and replaced when unfinished shrinks while someone waits; guarded by genMu
+	genWaiters int               // Flush calls waiting on genChanged; guarded by genMu
+	clock      func() time.Time // time.Now; a field so tests can see the same clock
+}
+
+func newAccumulator(cfg *config, pool *bufferPool, comp *batch.Compressor, wake func()) *accumulator {
+	a := &accumulator{cfg: cfg, pool: pool, comp: comp, wake: wake,
+		unfinished: make(map[uint64]int), genChanged: make(chan struct{}), clock: time.Now}
+	m := make(map[string]*topicParts)
+	a.topics.Store(&m)
+	a.all.Store(&[]*partition{})
+	return a
+}
+
+// partition returns the queue of topic/id, creating it on first use.
+func (a *accumulator) partition(topic string, id int32) *partition {
+	if tp := (*a.topics.Load())[topic]; tp != nil {
+		if ps := *tp.parts.Load(); int(id) < len(ps) {
+			return ps[id]
+		}
+	}
+	return a.addPartition(topic, id)
+}
+
+func (a *accumulator) addPartition(topic string, id int32) *partition {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := *a.topics.Load()
+	tp := old[topic]
+	if tp == nil {
+		tp = &topicParts{}
+		tp.parts.Store(&[]*partition{})
+		m := make(map[string]*topicParts, len(old)+1)
+		for k, v := range old {
+			m[k] = v
+		}
+		m[topic] = tp
+		a.topics.Store(&m)
+	}
+	ps := *tp.parts.Load()
+	if int(id) < len(ps) {
+		return ps[id]
+	}
+	grown := slices.Clone(ps)
+	all := slices.Clone(*a.all.Load())
+	for i := int32(len(ps)); i <= id; i++ {
+		p := &partition{topic: topic, id: i}
+		grown = append(grown, p)
+		all = append(all, p)
+	}
+	tp.parts.Store(&grown)
+	a.all.Store(&all)
+	return grown[id]
+}
+
+// partitions is the snapshot of every partition, for the sender.
+func (a *accumulator) partitions() []*partition { return *a.all.Load() }
+
+// appendArgs is one record on its way into a batch.
+type appendArgs struct {
+	ts       int64
+	key, val []byte
+	headers  []Header
+	cb       Callback
+	at       int64
+	deadline time.Time
+	block    bool // wait for memory (false: TrySend)
+	urgent   bool // a caller waits synchronously: do not linger
+}
+
+// appendResult tells Send where the record went.
+type appendResult struct {
+	fut      Future
+	bytes    int  // encoded size of the record
+	newBatch bool // the record opened a batch
+	full     bool // the batch it went into was sealed as full
+}
+
+// append encodes the record into its partition's open batch, opening a new
+// one (memory from the pool, waiting up to the deadline) when needed.
+func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (appendResult, error) {
+	p.mu.Lock()
+	if a.closed.Load() {
+		p.mu.Unlock()
+		return appendResult{}, ErrClosed
+	}
+	if rb := p.open; rb != nil {
+		if res, ok := a.tryAppendLocked(p, rb, r); ok {
+			return res, nil // unlocked by tryAppendLocked
+		}
+		a.sealLocked(p, rb)
+		p.mu.Unlock()
+		a.compress(p, rb)
+	} else {
+		p.mu.Unlock()
+	}
+
+	need := batch.EstimateSize(r.key, r.val, r.headers)
+	if need < a.cfg.batchSize {
+		need = a.cfg.batchSize
+	}
+	buf, err := a.pool.allocate(ctx, need, r.deadline, r.block)
+	if err != nil {
+		return appendResult{}, err
+	}
+
+	p.mu.Lock()
+	if a.closed.Load() {
+		p.mu.Unlock()
+		a.pool.release(buf, need)
+		return appendResult{}, ErrClosed
+	}
+	if rb := p.open; rb != nil {
+		// Someone opened a batch while we waited for memory.
+		if res, ok := a.tryAppendLocked(p, rb, r); ok {
+			a.pool.release(buf, need)
+			return res, nil
+		}
+		a.sealLocked(p, rb)
+		defer a.compress(p, rb)
+	}
+	rb := newRecBatch(p, buf, need, a.clock(), a.currentGen())
+	rb.order = p.nextOrder
+	p.nextOrder++
+	p.open = rb
+	res, _ := a.tryAppendLocked(p, rb, r) // the first record always fits: need covers it
+	res.newBatch = true
+	a.wake() // the sender must learn the new batch's linger deadline
+	return res, nil
+}
+
+// tryAppendLocked appends r to rb if it fits, then unlocks p.mu and returns
+// true; a batch that can take no record of the same size again is sealed
+// right away so it need not wait for linger. Without room it returns false
+// with p.mu still held.
+func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs) (appendResult, bool) {
+	size := rb.b.AppendSize(r.ts, r.key, r.val, r.headers)
+	limit := max(a.cfg.batchSize, rb.reserved)
+	if rb.b.NumRecords() > 0 && rb.b.Len()+size > limit {
+		return appendResult{}, false
+	}
+	rb.b.Append(r.ts, r.key, r.val, r.headers)
+	idx := int32(len(rb.recs))
+	rb.recs = append(rb.recs, recInfo{cb: r.cb, ts: r.ts, at: r.at})
+	if r.cb != nil {
+		rb.hasCB = true
+	}
+	res := appendResult{fut: Future{res: rb.res, idx: idx, ts: r.ts}, bytes: size}
+	if r.urgent {
+		p.urgent = true
+	}
+	full := rb.b.Len()+size > limit
+	if full {
+		a.sealLocked(p, rb)
+	}
+	p.mu.Unlock()
+	if full {
+		a.compress(p, rb)
+		res.full = true
+	} else if r.urgent {
+		a.wake()
+	}
+	return res, true
+}
+
+// sealLocked closes rb for appends and queues it; compress must follow once
+// p.mu is released.
+func (a *accumulator) sealLocked(p *partition, rb *recBatch) {
+	if p.open == rb {
+		p.open = nil
+	}
+	rb.sealing = true
+	p.queue = append(p.queue, rb)
+}
+
+// compress finishes a sealed batch outside the partition lock (compression is
+// the slow part), then marks it ready and wakes the sender.
+func (a *accumulator) compress(p *partition, rb *recBatch) {
+	err := rb.b.Close(a.comp)
+	p.mu.Lock()
+	rb.sealing, rb.sealed, rb.sealErr = false, true, err
+	p.mu.Unlock()
+	a.wake()
+}
+
+// currentGen is the flush generation new batches belong to, counted as unfinished.
+func (a *accumulator) currentGen() uint64 {
+	a.genMu.Lock()
+	defer a.genMu.Unlock()
+	a.unfinished[a.gen]++
+	return a.gen
+}
+
+// addUnfinished counts one more batch of generation gen (a split part).
+func (a *accumulator) addUnfinished(gen uint64) {
+	a.genMu.Lock()
+	a.unfinished[gen]++
+	a.genMu.Unlock()
+}
+
+// finished records that a batch was answered and its callbacks ran.
+func (a *accumulator) finished(gen uint64) {
+	a.genMu.Lock()
+	defer a.genMu.Unlock()
+	if a.unfinished[gen]--; a.unfinished[gen] <= 0 {
+		delete(a.unfinished, gen)
+	}
+	if a.genWaiters > 0 {
+		close(a.genChanged)
+		a.genChanged = make(chan struct{})
+	}
+}
+
+// awaitFlushed waits until every batch of generation gen or older is finished.
+func (a *accumulator) awaitFlushed(ctx context.Context, gen uint64) error {
+	a.genMu.Lock()
+	a.genWaiters++
+	a.genMu.Unlock()
+	defer func() {
+		a.genMu.Lock()
+		a.genWaiters--
+		a.genMu.Unlock()
+	}()
+	for {
+		a.genMu.Lock()
+		pending := false
+		for g := range a.unfinished {
+			if g <= gen {
+				pending = true
+				break
+			}
+		}
+		ch := a.genChanged
+		a.genMu.Unlock()
+		if !pending {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// beginFlush starts a new generation and returns the one to wait for.
+func (a *accumulator) beginFlush() uint64 {
+	a.genMu.Lock()
+	defer a.genMu.Unlock()
+	g := a.gen
+	a.gen++
+	return g
+}

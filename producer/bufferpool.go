@@ -1,0 +1,163 @@
+package producer
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// bufferPool bounds the memory of batches not yet answered (buffer.memory):
+// every batch takes its buffer from here when it opens and gives it back when
+// its records are answered, whether sent, retried or failed. Buffers of
+// exactly batch.size are kept for reuse; others are left to the GC (their
+// bytes still count until released). Waiters are served first come, first served.
+type bufferPool struct {
+	total    int64
+	poolable int
+
+	mu      sync.Mutex
+	avail   int64    // bytes not lent out, free list included; guarded by mu
+	free    [][]byte // spare buffers of cap poolable; guarded by mu
+	waiters []*poolWaiter
+	closed  bool
+
+	nwaiting atomic.Int32 // len(waiters), read by the sender without the lock
+}
+
+type poolWaiter struct {
+	size  int
+	ready chan struct{} // closed once the memory is granted or the pool closed
+	buf   []byte        // the granted buffer; guarded by bufferPool.mu
+}
+
+func newBufferPool(total int64, poolable int) *bufferPool {
+	return &bufferPool{total: total, avail: total, poolable: poolable}
+}
+
+// allocate lends a buffer with capacity of at least size. It waits until
+// deadline (or ctx) for memory when block is true, and fails at once otherwise.
+func (p *bufferPool) allocate(ctx context.Context, size int, deadline time.Time, block bool) ([]byte, error) {
+	if int64(size) > p.total {
+		return nil, ErrRecordTooLarge
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if len(p.waiters) == 0 && p.avail >= int64(size) {
+		buf := p.takeLocked(size)
+		p.mu.Unlock()
+		return buf, nil
+	}
+	if !block {
+		p.mu.Unlock()
+		return nil, ErrBufferFull
+	}
+	w := &poolWaiter{size: size, ready: make(chan struct{})}
+	p.waiters = append(p.waiters, w)
+	p.nwaiting.Store(int32(len(p.waiters)))
+	p.mu.Unlock()
+
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	why := ErrClosed
+	select {
+	case <-w.ready:
+	case <-timer.C:
+		why = ErrMaxBlock
+	case <-ctx.Done():
+		why = ctx.Err()
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.buf != nil {
+		return w.buf, nil // granted, possibly just as the wait ended
+	}
+	p.removeWaiterLocked(w)
+	return nil, why
+}
+
+// takeLocked hands out a buffer of size bytes, counting them as lent.
+func (p *bufferPool) takeLocked(size int) []byte {
+	p.avail -= int64(size)
+	if size == p.poolable && len(p.free) > 0 {
+		buf := p.free[len(p.free)-1]
+		p.free = p.free[:len(p.free)-1]
+		return buf[:0]
+	}
+	// Drop spare buffers until the bytes not held by the free list cover this one.
+	for len(p.free) > 0 && p.avail < int64(len(p.free)*p.poolable) {
+		p.free = p.free[:len(p.free)-1]
+	}
+	return make([]byte, 0, size)
+}
+
+// force lends size bytes without waiting, even past the bound: only for the
+// parts of a split batch, whose own memory is given back right after.
+func (p *bufferPool) force(size int) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.takeLocked(size)
+}
+
+// release gives back the size bytes lent with buf and serves waiters.
+func (p *bufferPool) release(buf []byte, size int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.avail += int64(size)
+	if size == p.poolable && cap(buf) == p.poolable && !p.closed {
+		p.free = append(p.free, buf[:0])
+	}
+	p.serveLocked()
+}
+
+// serveLocked grants memory to waiters in arrival order while it lasts.
+func (p *bufferPool) serveLocked() {
+	for len(p.waiters) > 0 && !p.closed {
+		w := p.waiters[0]
+		if p.avail < int64(w.size) {
+			return
+		}
+		w.buf = p.takeLocked(w.size)
+		close(w.ready)
+		p.waiters = p.waiters[1:]
+		p.nwaiting.Store(int32(len(p.waiters)))
+	}
+}
+
+func (p *bufferPool) removeWaiterLocked(w *poolWaiter) {
+	for i, o := range p.waiters {
+		if o == w {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			break
+		}
+	}
+	p.nwaiting.Store(int32(len(p.waiters)))
+	p.serveLocked()
+}
+
+// waiting reports whether a Send is blocked on memory (batches should then go out at once).
+func (p *bufferPool) waiting() bool { return p.nwaiting.Load() > 0 }
+
+// inUse is the bytes lent out now.
+func (p *bufferPool) inUse() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total - p.avail
+}
+
+// close wakes every waiter with ErrClosed.
+func (p *bufferPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, w := range p.waiters {
+		close(w.ready)
+	}
+	p.waiters = nil
+	p.nwaiting.Store(0)
+	p.free = nil
+}

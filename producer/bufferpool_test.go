@@ -1,0 +1,125 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestBufferPoolBlocksUntilMaxBlock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newBufferPool(100, 50)
+		a, err := p.allocate(context.Background(), 50, time.Now().Add(time.Second), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.allocate(context.Background(), 50, time.Now().Add(time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = p.allocate(context.Background(), 50, start.Add(time.Second), true)
+		if !errors.Is(err, ErrMaxBlock) {
+			t.Fatalf("got %v, want ErrMaxBlock", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("waited %v, want exactly max.block (1s)", d)
+		}
+		if _, err := p.allocate(context.Background(), 10, time.Now().Add(time.Second), false); !errors.Is(err, ErrBufferFull) {
+			t.Fatalf("non-blocking: %v", err)
+		}
+		// A release wakes a waiter at once, first come first served.
+		got := make(chan error, 2)
+		go func() {
+			_, err := p.allocate(context.Background(), 50, time.Now().Add(time.Hour), true)
+			got <- err
+		}()
+		synctest.Wait()
+		go func() {
+			_, err := p.allocate(context.Background(), 10, time.Now().Add(time.Hour), true)
+			got <- err
+		}()
+		synctest.Wait()
+		p.release(a, 50)
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case err := <-got:
+			t.Fatalf("second waiter served without memory: %v", err)
+		default:
+		}
+		if p.inUse() != 100 {
+			t.Fatalf("in use %d, want 100", p.inUse())
+		}
+		p.close()
+		if err := <-got; !errors.Is(err, ErrClosed) {
+			t.Fatalf("after close: %v", err)
+		}
+	})
+}
+
+func TestBufferPoolContextCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newBufferPool(10, 10)
+		if _, err := p.allocate(context.Background(), 10, time.Now().Add(time.Hour), true); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		if _, err := p.allocate(ctx, 5, time.Now().Add(time.Hour), true); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v", err)
+		}
+		if p.waiting() {
+			t.Fatal("a cancelled waiter is still queued")
+		}
+	})
+}
+
+func TestBufferPoolReusesBatchSizedBuffers(t *testing.T) {
+	p := newBufferPool(1000, 100)
+	a, _ := p.allocate(context.Background(), 100, time.Now(), false)
+	p.release(a[:0], 100)
+	b, _ := p.allocate(context.Background(), 100, time.Now(), false)
+	if cap(a) != cap(b) || &a[:1][0] != &b[:1][0] {
+		t.Fatal("a batch.size buffer was not reused")
+	}
+	big, err := p.allocate(context.Background(), 900, time.Now(), false)
+	if err != nil || cap(big) < 900 {
+		t.Fatalf("big buffer: %v", err)
+	}
+	if _, err := p.allocate(context.Background(), 1, time.Now(), false); !errors.Is(err, ErrBufferFull) {
+		t.Fatalf("over the bound: %v", err)
+	}
+	if _, err := p.allocate(context.Background(), 2000, time.Now(), true); !errors.Is(err, ErrRecordTooLarge) {
+		t.Fatalf("larger than the pool: %v", err)
+	}
+}
+
+func TestLatencyHistogramQuantiles(t *testing.T) {
+	var h latencyHistogram
+	for i := int64(1); i <= 1000; i++ {
+		h.add(i * int64(time.Microsecond))
+	}
+	check := func(q float64, want time.Duration) {
+		got := time.Duration(h.quantile(q))
+		if got < want*94/100 || got > want*107/100 {
+			t.Errorf("p%v = %v, want about %v", q*100, got, want)
+		}
+	}
+	check(0.5, 500*time.Microsecond)
+	check(0.99, 990*time.Microsecond)
+	if time.Duration(h.max) != time.Millisecond {
+		t.Errorf("max %v", time.Duration(h.max))
+	}
+	for i := 0; i < 59*histSub; i++ { // the last buckets reach past int64
+		if histLow(i) >= histLow(i+1) {
+			t.Fatalf("bucket %d starts at %d, bucket %d at %d", i, histLow(i), i+1, histLow(i+1))
+		}
+		if histBucket(histLow(i)) != i {
+			t.Fatalf("bucket of %d is %d, want %d", histLow(i), histBucket(histLow(i)), i)
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package producer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Sentinel errors. Every error the producer hands out wraps one of these (or a
+// broker error from kerr), so callers classify with errors.Is.
+var (
+	// ErrInvalidConfig: an option or property has a bad value; the message names it.
+	ErrInvalidConfig = errors.New("producer: invalid config")
+	// ErrRecordTooLarge: the record is larger than max.request.size or buffer.memory.
+	ErrRecordTooLarge = errors.New("producer: record too large")
+	// ErrBufferFull: no buffer memory became free within max.block (or at once for TrySend).
+	ErrBufferFull = errors.New("producer: buffer full")
+	// ErrMaxBlock: Send waited max.block for metadata or memory.
+	ErrMaxBlock = errors.New("producer: max.block elapsed")
+	// ErrDeliveryTimeout: the record was not acknowledged within delivery.timeout.
+	ErrDeliveryTimeout = errors.New("producer: delivery timeout")
+	// ErrClosed: the producer is closed or closing.
+	ErrClosed = errors.New("producer: closed")
+	// ErrUnknownTopic: the topic does not exist (and was not created) within max.block.
+	ErrUnknownTopic = errors.New("producer: unknown topic")
+	// ErrInvalidRecord: the record itself is malformed (empty topic, bad topic name,
+	// header with an empty key, partition out of range, nil record).
+	ErrInvalidRecord = errors.New("producer: invalid record")
+	// ErrRetriesExhausted: the broker kept answering with a retriable error and
+	// the retries setting ran out; the broker error is wrapped too.
+	ErrRetriesExhausted = errors.New("producer: retries exhausted")
+	// ErrUnsupported: the cluster does not support what was asked (zstd needs Produce v7+).
+	ErrUnsupported = errors.New("producer: unsupported by broker")
+	// ErrFatal: the producer hit an error it cannot recover from (authorization of
+	// the producer id, a fenced epoch); every later Send fails with it.
+	ErrFatal = errors.New("producer: fatal error")
+)
+
+// configError names the option that was rejected.
+func configError(name, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, name, fmt.Sprintf(format, args...))
+}
+
+// recordError describes a malformed record.
+func recordError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidRecord, fmt.Sprintf(format, args...))
+}
+
+// IsRetriable reports whether err is a broker error the producer retries on its
+// own (after it exhausted retries or delivery.timeout, the caller may resend).
+func IsRetriable(err error) bool {
+	var ke *kerr.Error
+	return errors.As(err, &ke) && ke.Retriable
+}

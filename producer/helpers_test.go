@@ -1,0 +1,207 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// newCluster starts an in-process 3-broker cluster with the given topics
+// (3 partitions each unless opts say otherwise) and stops it with the test.
+func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// newTestProducer builds a producer on the cluster and closes it with the test.
+func newTestProducer(t testing.TB, c *kfake.Cluster, opts ...Opt) *Producer {
+	t.Helper()
+	p, err := New(append([]Opt{WithBrokers(c.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.Close(ctx)
+	})
+	return p
+}
+
+// consume reads want records of topic back with an independent client
+// (franz-go's kgo consumer), failing the test if they do not all arrive.
+func consume(t testing.TB, c *kfake.Cluster, topic string, want int, extra ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records of %s before timing out", len(out), want, topic)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch error: %v", err) })
+		out = append(out, fs.Records()...)
+	}
+	// Anything beyond want is a duplicate: give it a moment to show up.
+	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	out = append(out, cl.PollFetches(short).Records()...)
+	return out
+}
+
+// ledger tracks every Send of a test and its answers, to check the producer's
+// contract: each record answered once, nothing lost, no duplicate, order per
+// partition as sent.
+type ledger struct {
+	t  testing.TB
+	mu sync.Mutex
+	// per record id
+	answers map[int]int
+	meta    map[int]RecordMetadata
+	errs    map[int]error
+	sent    int
+	wg      sync.WaitGroup
+}
+
+func newLedger(t testing.TB) *ledger {
+	return &ledger{t: t, answers: map[int]int{}, meta: map[int]RecordMetadata{}, errs: map[int]error{}}
+}
+
+// record makes the record with id; its value names the id so a reader can
+// tell records apart.
+func (l *ledger) record(topic string, id int) *Record {
+	return &Record{Topic: topic, Value: []byte("v-" + strconv.Itoa(id))}
+}
+
+// callback returns the callback for record id.
+func (l *ledger) callback(id int) Callback {
+	l.mu.Lock()
+	l.sent++
+	l.mu.Unlock()
+	l.wg.Add(1)
+	return func(md RecordMetadata, err error) {
+		l.mu.Lock()
+		l.answers[id]++
+		if l.answers[id] == 1 {
+			l.wg.Done()
+		}
+		l.meta[id] = md
+		if err != nil {
+			l.errs[id] = err
+		}
+		l.mu.Unlock()
+	}
+}
+
+// wait waits for every record to be answered.
+func (l *ledger) wait(d time.Duration) {
+	l.t.Helper()
+	done := make(chan struct{})
+	go func() { l.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.t.Fatalf("only %d of %d records answered after %v", len(l.answers), l.sent, d)
+	}
+}
+
+// checkAnsweredOnce asserts every record got exactly one answer.
+func (l *ledger) checkAnsweredOnce() {
+	l.t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.answers) != l.sent {
+		l.t.Fatalf("%d records answered, %d sent", len(l.answers), l.sent)
+	}
+	for id, n := range l.answers {
+		if n != 1 {
+			l.t.Fatalf("record %d answered %d times", id, n)
+		}
+	}
+}
+
+// checkLog compares what the reader saw with the answers: every record that
+// succeeded is in the log exactly once, at the offset and partition it was
+// told, and each partition holds records in the order they were sent (ids
+// increasing when a test sends ids in order).
+func (l *ledger) checkLog(read []*kgo.Record) {
+	l.t.Helper()
+	l.checkAnsweredOnce()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := map[int]int{}
+	lastID := map[int32]int{}
+	for _, r := range read {
+		id := valueID(l.t, r.Value)
+		seen[id]++
+		if seen[id] > 1 {
+			l.t.Fatalf("record %d is in the log more than once (partition %d offset %d)", id, r.Partition, r.Offset)
+		}
+		if prev, ok := lastID[r.Partition]; ok && id < prev {
+			l.t.Fatalf("partition %d: record %d after %d: order broken", r.Partition, id, prev)
+		}
+		lastID[r.Partition] = id
+		if md, ok := l.meta[id]; ok && l.errs[id] == nil && md.Offset >= 0 {
+			if md.Partition != r.Partition || md.Offset != r.Offset {
+				l.t.Fatalf("record %d answered at %d/%d but is at %d/%d", id, md.Partition, md.Offset, r.Partition, r.Offset)
+			}
+		}
+	}
+	for id := range l.answers {
+		if l.errs[id] == nil && seen[id] == 0 {
+			l.t.Fatalf("record %d was acknowledged but is not in the log", id)
+		}
+	}
+}
+
+// failed counts records answered with an error.
+func (l *ledger) failed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.errs)
+}
+
+func valueID(t testing.TB, v []byte) int {
+	s, ok := strings.CutPrefix(string(v), "v-")
+	s, _, _ = strings.Cut(s, "|") // padding may follow
+	if !ok {
+		t.Fatalf("unexpected value %q", v)
+	}
+	id, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("unexpected value %q", v)
+	}
+	return id
+}
+
+func ctxTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,33 @@
+package producer
+
+// Interceptor sees every record on its way in and every answer on its way
+// out (Java ProducerInterceptor). OnSend runs on the caller's goroutine
+// before partitioning and may return a replacement record (nil keeps the
+// record as it is; the caller's record must not be modified). OnAcknowledgement
+// runs on the callback goroutine just before the record's callback. Both
+// must be fast and safe for concurrent use.
+type Interceptor interface {
+	OnSend(rec *Record) *Record
+	OnAcknowledgement(md RecordMetadata, err error)
+}
+
+// InterceptorFuncs adapts a pair of functions to Interceptor; either may be nil.
+type InterceptorFuncs struct {
+	Send func(rec *Record) *Record
+	Ack  func(md RecordMetadata, err error)
+}
+
+// OnSend calls f.Send when set.
+func (f InterceptorFuncs) OnSend(rec *Record) *Record {
+	if f.Send == nil {
+		return nil
+	}
+	return f.Send(rec)
+}
+
+// OnAcknowledgement calls f.Ack when set.
+func (f InterceptorFuncs) OnAcknowledgement(md RecordMetadata, err error) {
+	if f.Ack != nil {
+		f.Ack(md, err)
+	}
+}

@@ -1,0 +1,324 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/metadata"
+	"github.com/kprod/kprod/internal/wire"
+	"github.com/kprod/kprod/partitioner"
+)
+
+// Producer sends records to a Kafka cluster. It is safe for concurrent use;
+// one Producer per cluster is usually enough for a whole service.
+type Producer struct {
+	cfg    config
+	acc    *accumulator
+	bufs   *bufferPool
+	conns  *wire.Pool
+	md     *metadata.Client
+	s      *sender
+	cbs    *completer
+	m      metrics
+	sticky *partitioner.Sticky
+
+	closing   atomic.Bool
+	closeDone chan struct{}
+	closeErr  error // set before closeDone is closed
+}
+
+// clockBase anchors the monotonic clock used for latency figures.
+var clockBase = time.Now()
+
+// nanotime is monotonic nanoseconds since clockBase.
+func nanotime() int64 { return int64(time.Since(clockBase)) }
+
+// New creates a producer. Options not given keep the Java producer's
+// defaults; invalid settings fail with an error wrapping ErrInvalidConfig
+// that names the setting. New does not contact the cluster: connections and
+// metadata are set up on first use.
+func New(opts ...Opt) (*Producer, error) {
+	p := &Producer{cfg: defaultConfig(), closeDone: make(chan struct{})}
+	for _, o := range opts {
+		o(&p.cfg)
+	}
+	cfg := &p.cfg
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	var comp *batch.Compressor
+	if cfg.codec != batch.None {
+		c, err := batch.NewCompressor(cfg.codec, cfg.level())
+		if err != nil {
+			return nil, configError("compression.type (WithCompression)", "%v", err)
+		}
+		comp = c
+	}
+	if cfg.partitioner == nil {
+		p.sticky = partitioner.NewSticky(partitioner.StickyConfig{
+			BatchSize: cfg.batchSize, Adaptive: cfg.adaptive, AvailabilityTimeout: cfg.availabilityTimeout,
+		})
+	}
+	p.bufs = newBufferPool(cfg.bufferMemory, cfg.batchSize)
+	s := newSender(cfg, nil, p.bufs, nil, nil, nil, &p.m, p.sticky)
+	p.acc = newAccumulator(cfg, p.bufs, comp, s.wake)
+	conns, err := wire.NewPool(&wire.Config{
+		ClientID:            cfg.clientID,
+		TLS:                 cfg.tls,
+		SASL:                cfg.sasl,
+		DialTimeout:         cfg.dialTimeout,
+		ReconnectBackoff:    cfg.reconnectBackoff,
+		ReconnectBackoffMax: cfg.reconnectBackoffMax,
+		Logger:              cfg.logger,
+		OnChange:            s.wake,
+	}, cfg.brokers)
+	if err != nil {
+		return nil, configError("bootstrap.servers (WithBrokers)", "%v", err)
+	}
+	p.conns = conns
+	p.md = metadata.New(conns, metadata.Config{
+		MaxAge:          cfg.metadataMaxAge,
+		MinInterval:     cfg.retryBackoff,
+		AllowAutoCreate: true,
+		Logger:          cfg.logger,
+		OnUpdate:        s.wake,
+	})
+	p.cbs = newCompleter(p.acc, cfg.interceptors)
+	s.acc, s.conns, s.md, s.cbs = p.acc, conns, p.md, p.cbs
+	p.s = s
+	go s.run()
+	return p, nil
+}
+
+// Send hands rec to the producer and returns at once with its Future; the
+// record is answered exactly once, through cb (if not nil, on the
+// producer's callback goroutine) and the Future. Send waits only for topic
+// metadata and buffer memory, together at most max.block or until ctx ends.
+// A record that cannot be accepted (invalid, too large, no memory, producer
+// closed) is answered before Send returns, with cb called on the caller's
+// goroutine. rec and its slices may be reused once Send returns.
+func (p *Producer) Send(ctx context.Context, rec *Record, cb Callback) Future {
+	return p.send(ctx, rec, cb, true, false)
+}
+
+// TrySend is Send that never waits for buffer memory: when the buffer is full
+// the record fails at once with ErrBufferFull.
+func (p *Producer) TrySend(ctx context.Context, rec *Record, cb Callback) Future {
+	return p.send(ctx, rec, cb, false, false)
+}
+
+// SendSync sends rec and waits for its answer. The record's batch goes out
+// without waiting for linger. ctx bounds the whole wait; when it ends first,
+// the record may still be written later.
+func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, error) {
+	return p.send(ctx, rec, nil, true, true).Get(ctx)
+}
+
+func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, urgent bool) Future {
+	if rec == nil {
+		return p.failSend(nil, cb, recordError("nil record"))
+	}
+	for _, ic := range p.cfg.interceptors {
+		if r := ic.OnSend(rec); r != nil {
+			rec = r
+		}
+	}
+	if p.closing.Load() {
+		return p.failSend(rec, cb, ErrClosed)
+	}
+	if ep := p.s.fatalErr.Load(); ep != nil {
+		return p.failSend(rec, cb, *ep)
+	}
+	for i := range rec.Headers {
+		if rec.Headers[i].Key == "" {
+			return p.failSend(rec, cb, recordError("header %d has an empty key", i))
+		}
+	}
+	start := time.Now()
+	deadline := start.Add(p.cfg.maxBlock)
+	t := p.md.Topic(rec.Topic)
+	if t == nil || len(t.Partitions) == 0 {
+		var err error
+		if t, err = p.waitTopic(ctx, rec.Topic, deadline); err != nil {
+			return p.failSend(rec, cb, err)
+		}
+	}
+	n := len(t.Partitions)
+	part, sticky, err := p.choosePartition(rec, t, n)
+	if err != nil {
+		return p.failSend(rec, cb, err)
+	}
+	if size := batch.EstimateSize(rec.Key, rec.Value, rec.Headers); size > p.cfg.maxRequestSize {
+		return p.failSend(rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize))
+	}
+	ts := start.UnixMilli()
+	if !rec.Timestamp.IsZero() {
+		ts = rec.Timestamp.UnixMilli()
+	}
+	args := appendArgs{ts: ts, key: rec.Key, val: rec.Value, headers: rec.Headers, cb: cb,
+		at: int64(start.Sub(clockBase)), deadline: deadline, block: block, urgent: urgent}
+	res, err := p.acc.append(ctx, p.acc.partition(rec.Topic, part), &args)
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrMaxBlock):
+			err = fmt.Errorf("%w: %w: no memory within %v", ErrBufferFull, ErrMaxBlock, p.cfg.maxBlock)
+		case errors.Is(err, ErrBufferFull):
+			err = fmt.Errorf("%w: %d of %d bytes in use", ErrBufferFull, p.bufs.inUse(), p.bufs.total)
+		}
+		return p.failSend(rec, cb, err)
+	}
+	if sticky {
+		p.sticky.OnAppend(rec.Topic, part, res.bytes, res.full, n, t.Available)
+	}
+	return res.fut
+}
+
+// choosePartition picks the record's partition: pinned, then a custom
+// partitioner, then the key hash, then sticky. sticky reports the last case.
+func (p *Producer) choosePartition(rec *Record, t *metadata.Topic, n int) (part int32, sticky bool, err error) {
+	switch {
+	case rec.PinPartition:
+		part = rec.Partition
+	case p.cfg.partitioner != nil:
+		part = p.cfg.partitioner.Partition(rec.Topic, rec.Key, rec.Value, n)
+	case rec.Key != nil && !p.cfg.ignoreKeys:
+		part = partitioner.KeyPartition(rec.Key, n)
+	default:
+		return p.sticky.Partition(rec.Topic, n, t.Available), true, nil
+	}
+	if part < 0 || int(part) >= n {
+		return 0, false, recordError("partition %d out of range: topic %q has %d partitions", part, rec.Topic, n)
+	}
+	return part, false, nil
+}
+
+// waitTopic waits for the topic's metadata until deadline or ctx ends.
+func (p *Producer) waitTopic(ctx context.Context, topic string, deadline time.Time) (*metadata.Topic, error) {
+	if err := checkTopicName(topic); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	t, err := p.md.Wait(wctx, topic)
+	switch {
+	case err == nil:
+		return t, nil
+	case p.closing.Load():
+		return nil, fmt.Errorf("%w: %w", ErrClosed, err)
+	case errors.Is(err, metadata.ErrUnknownTopic):
+		return nil, fmt.Errorf("%w: topic %q not present in metadata after %v: %w", ErrUnknownTopic, topic, p.cfg.maxBlock, err)
+	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("%w: waiting for metadata of %q: %w", ErrMaxBlock, topic, err)
+	}
+	return nil, err
+}
+
+// checkTopicName applies Kafka's rules for topic names.
+func checkTopicName(topic string) error {
+	if topic == "" {
+		return recordError("empty topic")
+	}
+	if len(topic) > 249 || topic == "." || topic == ".." {
+		return recordError("invalid topic name %q", topic)
+	}
+	for i := 0; i < len(topic); i++ {
+		c := topic[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return recordError("invalid topic name %q: only letters, digits, '.', '_' and '-' are allowed", topic)
+		}
+	}
+	return nil
+}
+
+// failSend answers a record that never reached a batch.
+func (p *Producer) failSend(rec *Record, cb Callback, err error) Future {
+	res := failedResult(rec, err)
+	md, _ := res.metadata(0, -1)
+	p.m.recordsFailed.Add(1)
+	for _, ic := range p.cfg.interceptors {
+		ic.OnAcknowledgement(md, err)
+	}
+	if cb != nil {
+		cb(md, err)
+	}
+	return Future{res: res}
+}
+
+// Flush makes every buffered record ready to send at once and waits until
+// all records sent before the call are answered and their callbacks ran, or
+// ctx ends.
+func (p *Producer) Flush(ctx context.Context) error {
+	if p.closing.Load() {
+		return ErrClosed
+	}
+	g := p.acc.beginFlush()
+	p.acc.flushing.Add(1)
+	defer p.acc.flushing.Add(-1)
+	p.s.wake()
+	return p.acc.awaitFlushed(ctx, g)
+}
+
+// Close stops accepting records, sends what is buffered, and waits for the
+// answers. When ctx ends first, whatever is left fails with ErrClosed. Every
+// record is answered and every goroutine of the producer has stopped when
+// Close returns. Calling Close again waits for the first call.
+func (p *Producer) Close(ctx context.Context) error {
+	if !p.closing.CompareAndSwap(false, true) {
+		select {
+		case <-p.closeDone:
+			return p.closeErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.acc.closed.Store(true)
+	p.bufs.close()
+	p.s.stopping.Store(true)
+	p.s.wake()
+	var err error
+	select {
+	case <-p.s.stopped:
+	case <-ctx.Done():
+		err = ctx.Err()
+		abort := fmt.Errorf("%w: closed before the record was delivered: %w", ErrClosed, err)
+		p.s.abortErr.CompareAndSwap(nil, &abort)
+		p.s.wake()
+		<-p.s.stopped
+	}
+	p.cbs.close()
+	p.md.Close()
+	p.closeErr = err
+	close(p.closeDone)
+	return err
+}
+
+// PartitionInfo describes one partition of a topic.
+type PartitionInfo struct {
+	Topic     string
+	Partition int32
+	Leader    int32 // broker id, -1 when leaderless
+}
+
+// PartitionsFor returns the partitions of topic, loading its metadata if needed
+// (waiting at most max.block or until ctx ends).
+func (p *Producer) PartitionsFor(ctx context.Context, topic string) ([]PartitionInfo, error) {
+	if p.closing.Load() {
+		return nil, ErrClosed
+	}
+	t, err := p.waitTopic(ctx, topic, time.Now().Add(p.cfg.maxBlock))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PartitionInfo, len(t.Partitions))
+	for i, part := range t.Partitions {
+		out[i] = PartitionInfo{Topic: topic, Partition: part.ID, Leader: part.Leader}
+	}
+	return out, nil
+}
+
+// Metrics returns a snapshot of the producer's counters.
+func (p *Producer) Metrics() Metrics { return p.m.snapshot(p.bufs) }

@@ -1,0 +1,78 @@
+package producer
+
+import (
+	"sync"
+	"time"
+
+	"github.com/kprod/kprod/batch"
+)
+
+// recBatch is one partition's batch of records: the encoded bytes plus, per
+// record, what answering it needs. Fields above the line are guarded by the
+// owning partition's mu while the batch is open; once sealed, the sender
+// goroutine owns the batch until it is answered.
+type recBatch struct {
+	part     *partition
+	b        batch.Builder
+	reserved int // buffer.memory bytes this batch holds
+	created  time.Time
+	res      *result
+	recs     []recInfo
+	gen      uint64 // flush generation it belongs to
+	order    uint64 // creation order within the partition; retries go back by it
+	sealing  bool   // closed for appends, being compressed
+	sealed   bool   // compressed and ready to be sent
+	sealErr  error  // compression failed (the batch is failed)
+	hasCB    bool   // some record has a callback
+
+	// ---- sender goroutine only ----
+	attempts int
+	retryAt  time.Time
+	seq      int32 // base sequence, -1 until stamped
+	drainedAt time.Time
+
+	// split records the parent this batch was carved from (MESSAGE_TOO_LARGE).
+	split *splitLink
+}
+
+// recInfo is what a record needs to be answered.
+type recInfo struct {
+	cb Callback
+	ts int64 // create time, ms
+	at int64 // when Send appended it, ns on the producer's clock
+}
+
+// splitLink ties the batches made from a split to the results the caller's
+// futures and flush wait on.
+type splitLink struct {
+	parent  *result
+	idx     []int32 // parent index of each record of this batch
+	pending *int    // batches of the split not yet answered; sender-owned
+}
+
+var batchPool = sync.Pool{New: func() any { return new(recBatch) }}
+
+func newRecBatch(p *partition, buf []byte, reserved int, now time.Time, gen uint64) *recBatch {
+	rb := batchPool.Get().(*recBatch)
+	rb.part = p
+	rb.b.Reset(buf)
+	rb.reserved = reserved
+	rb.created = now
+	rb.res = newResult(p.topic, p.id)
+	rb.gen = gen
+	rb.seq = -1
+	return rb
+}
+
+// recycle returns an answered batch to the pool. Its buffer went back to the
+// buffer pool already.
+func (rb *recBatch) recycle() {
+	clear(rb.recs)
+	recs := rb.recs[:0]
+	*rb = recBatch{recs: recs}
+	rb.b.Reset(nil)
+	batchPool.Put(rb)
+}
+
+// numRecords is how many records the batch holds.
+func (rb *recBatch) numRecords() int { return len(rb.recs) }

@@ -1,0 +1,47 @@
+package producer
+
+import (
+	"time"
+
+	"github.com/kprod/kprod/batch"
+)
+
+// Header is a record header: a non-empty key and an optional value.
+type Header = batch.Header
+
+// Record is one message to send. The producer copies Key, Value and Headers
+// into its batch during Send, so the caller may reuse them once Send returns.
+type Record struct {
+	// Topic names the topic to write to; required.
+	Topic string
+	// Key is hashed (murmur2, as the Java client does) to pick the partition
+	// unless the partition is pinned; nil means a null key.
+	Key []byte
+	// Value is the payload; nil means a null value (a tombstone on compacted topics).
+	Value []byte
+	// Headers are carried with the record, in order.
+	Headers []Header
+	// Timestamp is the record's create time; the zero value means "now".
+	Timestamp time.Time
+	// Partition is where the record goes when PinPartition is true; otherwise
+	// the partitioner decides and Partition is ignored.
+	Partition int32
+	// PinPartition makes Partition explicit (it always wins over keys and partitioners).
+	PinPartition bool
+}
+
+// RecordMetadata says where a record was written.
+type RecordMetadata struct {
+	Topic     string
+	Partition int32
+	// Offset is the record's offset, or -1 when unknown (acks=0, or a duplicate
+	// the broker recognised without telling the original offset).
+	Offset int64
+	// Timestamp is the record's create time, or the broker's append time when
+	// the topic uses LogAppendTime.
+	Timestamp time.Time
+}
+
+// Callback receives a record's outcome exactly once: metadata on success, or
+// the error that ended its delivery.
+type Callback func(RecordMetadata, error)

@@ -1,0 +1,304 @@
+package producer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/wire"
+)
+
+// handleResponse answers, retries or splits each batch of a produce request.
+// It runs on the sender goroutine.
+func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) {
+	now := time.Now()
+	s.m.requestDone(now.Sub(ir.sentAt))
+	for _, rb := range ir.batches {
+		rb.part.inflight--
+		s.inflight--
+	}
+	if err != nil {
+		s.logf(slog.LevelDebug, "produce request failed", "broker", ir.node, "err", err)
+		for _, rb := range ir.batches {
+			s.retryOrFail(rb, err, now)
+		}
+		return
+	}
+	if resp == nil { // acks=0: written, nothing more will be heard
+		for _, rb := range ir.batches {
+			s.complete(rb, -1, -1, nil)
+		}
+		return
+	}
+	pr := resp.(*kmsg.ProduceResponse)
+	for _, rb := range ir.batches {
+		part := findPartition(pr, rb)
+		if part == nil {
+			s.retryOrFail(rb, fmt.Errorf("broker %d answered without partition %s/%d: %w", ir.node, rb.part.topic, rb.part.id, kerr.UnknownServerError), now)
+			continue
+		}
+		perr := kerr.ErrorForCode(part.ErrorCode)
+		if perr == nil {
+			s.complete(rb, part.BaseOffset, part.LogAppendTime, nil)
+			continue
+		}
+		if part.ErrorMessage != nil && *part.ErrorMessage != "" {
+			perr = fmt.Errorf("%w: %s", perr, *part.ErrorMessage)
+		}
+		s.handlePartitionError(rb, perr, now)
+	}
+}
+
+// findPartition finds rb's partition in the response (by name, or by topic id
+// for Produce v13+).
+func findPartition(pr *kmsg.ProduceResponse, rb *recBatch) *kmsg.ProduceResponseTopicPartition {
+	for i := range pr.Topics {
+		t := &pr.Topics[i]
+		if t.Topic != rb.part.topic && (t.TopicID == [16]byte{} || t.Topic != "") {
+			continue
+		}
+		for j := range t.Partitions {
+			if t.Partitions[j].Partition == rb.part.id {
+				return &t.Partitions[j]
+			}
+		}
+	}
+	return nil
+}
+
+func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
+	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		if rb.numRecords() > 1 {
+			s.split(rb)
+			return
+		}
+		s.fail(rb, fmt.Errorf("%w: %w", ErrRecordTooLarge, err))
+		return
+	}
+	if s.cfg.idempotence {
+		switch idempotence.Classify(err, s.earlierUnresolved(rb)) {
+		case idempotence.Succeed:
+			s.complete(rb, -1, -1, nil)
+			return
+		case idempotence.Reset:
+			s.logf(slog.LevelWarn, "sequence error; taking a new epoch", "topic", rb.part.topic, "partition", rb.part.id, "err", err)
+			s.needReset = true
+			s.requeue(rb, now, false)
+			return
+		case idempotence.Fatal:
+			fatal := fmt.Errorf("%w: %w", ErrFatal, err)
+			s.fatalErr.Store(&fatal)
+			s.abortErr.Store(&fatal)
+			s.fail(rb, fatal)
+			return
+		case idempotence.Retry:
+			if errors.Is(err, kerr.OutOfOrderSequenceNumber) {
+				// Expected while an earlier batch is being retried: not a
+				// broker problem, and no attempt used up.
+				s.requeue(rb, now, false)
+				return
+			}
+		}
+	}
+	s.retryOrFail(rb, err, now)
+}
+
+// earlierUnresolved reports whether a batch of rb's partition with a lower
+// sequence is in flight or waiting to be retried.
+func (s *sender) earlierUnresolved(rb *recBatch) bool {
+	p := rb.part
+	if p.inflight > 0 {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, q := range p.queue {
+		if q.seq >= 0 && q.order < rb.order {
+			return true
+		}
+	}
+	return false
+}
+
+// retryOrFail puts rb back in its queue when err is retriable and time and
+// retries remain; otherwise it fails rb.
+func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
+	if ep := s.abortErr.Load(); ep != nil {
+		s.fail(rb, fmt.Errorf("%w (last error: %w)", *ep, err))
+		return
+	}
+	if !retriable(err) {
+		s.fail(rb, err)
+		return
+	}
+	if needsMetadata(err) {
+		s.md.Trigger(err.Error())
+	}
+	wait := s.backoff(rb.attempts + 1)
+	switch {
+	case rb.attempts >= s.cfg.retries:
+		s.fail(rb, fmt.Errorf("%w after %d retries: %w", ErrRetriesExhausted, rb.attempts, err))
+	case !now.Add(wait).Before(rb.created.Add(s.cfg.deliveryTimeout)):
+		s.fail(rb, fmt.Errorf("%w: %v passed (last error: %w)", ErrDeliveryTimeout, s.cfg.deliveryTimeout, err))
+	default:
+		s.m.recordsRetried.Add(int64(rb.numRecords()))
+		s.requeue(rb, now.Add(wait), true)
+	}
+}
+
+// requeue puts rb back into its partition's queue, ahead of every batch made
+// after it, to go out again at 'at'.
+func (s *sender) requeue(rb *recBatch, at time.Time, attempt bool) {
+	if attempt {
+		rb.attempts++
+	}
+	rb.retryAt = at
+	p := rb.part
+	p.mu.Lock()
+	i := 0
+	for i < len(p.queue) && p.queue[i].order <= rb.order {
+		i++
+	}
+	p.queue = append(p.queue, nil)
+	copy(p.queue[i+1:], p.queue[i:])
+	p.queue[i] = rb
+	p.mu.Unlock()
+}
+
+// retriable reports whether a produce error may go away by sending again.
+func retriable(err error) bool {
+	if errors.Is(err, wire.ErrClosed) || errors.Is(err, wire.ErrRequestTimeout) || errors.Is(err, wire.ErrNotReady) {
+		return true
+	}
+	return kerr.IsRetriable(err)
+}
+
+// needsMetadata reports errors that mean our idea of the leader is stale.
+func needsMetadata(err error) bool {
+	return errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.UnknownTopicOrPartition) ||
+		errors.Is(err, kerr.LeaderNotAvailable) || errors.Is(err, kerr.FencedLeaderEpoch) ||
+		errors.Is(err, kerr.UnknownLeaderEpoch) || errors.Is(err, kerr.KafkaStorageError) ||
+		errors.Is(err, wire.ErrClosed)
+}
+
+// complete answers rb: its futures resolve now, its callbacks run on the
+// completer goroutine, and its memory goes back to the pool.
+func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err error) {
+	res := rb.res
+	res.baseOffset, res.logAppendTime, res.err = baseOffset, logAppendTime, err
+	if err != nil {
+		res.baseOffset = -1
+	}
+	close(res.done)
+	if link := rb.split; link != nil {
+		for i, idx := range link.idx {
+			o := outcome{offset: -1, logAppendTime: logAppendTime, err: err}
+			if err == nil && baseOffset >= 0 {
+				o.offset = baseOffset + int64(i)
+			}
+			link.parent.perRecord[idx] = o
+		}
+		if *link.pending--; *link.pending == 0 {
+			close(link.parent.done)
+		}
+	}
+	n := int64(rb.numRecords())
+	if err != nil {
+		s.m.recordsFailed.Add(n)
+	} else {
+		s.m.recordsSent.Add(n)
+	}
+	s.m.recordLatencies(rb.recs, nanotime())
+	s.bufs.release(rb.b.Buffer(), rb.reserved)
+	if s.cbs.needed(rb) {
+		s.cbs.push(rb)
+		return
+	}
+	s.acc.finished(rb.gen)
+	rb.recycle()
+}
+
+// fail answers rb with err. A batch that already took sequence numbers
+// leaves a gap the broker will not accept, so the producer moves to a new
+// epoch before the next batches of any partition go out.
+func (s *sender) fail(rb *recBatch, err error) {
+	if s.cfg.idempotence && rb.seq >= 0 && s.abortErr.Load() == nil {
+		s.needReset = true
+	}
+	s.complete(rb, -1, -1, err)
+}
+
+// split answers MESSAGE_TOO_LARGE by carving rb's records into batches of
+// about half its size, queued where rb was; each record keeps its callback,
+// and the caller's futures resolve once every part is answered.
+func (s *sender) split(rb *recBatch) {
+	p := rb.part
+	origin, originIdx := rb.res, []int32(nil)
+	if rb.split != nil {
+		origin, originIdx = rb.split.parent, rb.split.idx
+	}
+	if origin.perRecord == nil {
+		origin.perRecord = make([]outcome, len(rb.recs))
+	}
+	pending := new(int)
+	if rb.split != nil {
+		pending = rb.split.pending
+		*pending-- // rb itself is replaced by its parts
+	}
+	target := max(rb.b.Len()/2, batch.Overhead+1)
+	var parts []*recBatch
+	var cur *recBatch
+	i := 0
+	err := rb.b.EachRecord(func(r batch.Record) bool {
+		size := rb.b.AppendSize(r.Timestamp, r.Key, r.Value, r.Headers) // an upper bound for a fresh batch's record too
+		if cur == nil || (cur.b.NumRecords() > 0 && cur.b.Len()+size > target) {
+			need := max(target, batch.EstimateSize(r.Key, r.Value, r.Headers))
+			cur = newRecBatch(p, s.bufs.force(need), need, rb.created, rb.gen)
+			cur.order, cur.attempts = rb.order, rb.attempts
+			cur.split = &splitLink{parent: origin, pending: pending}
+			s.acc.addUnfinished(rb.gen)
+			parts = append(parts, cur)
+			*pending++
+		}
+		cur.b.Append(r.Timestamp, r.Key, r.Value, r.Headers)
+		info := rb.recs[i]
+		cur.recs = append(cur.recs, info)
+		cur.hasCB = cur.hasCB || info.cb != nil
+		idx := int32(i)
+		if originIdx != nil {
+			idx = originIdx[i]
+		}
+		cur.split.idx = append(cur.split.idx, idx)
+		i++
+		return true
+	})
+	if err != nil {
+		// Our own batch did not decode: nothing sensible to resend.
+		for _, part := range parts {
+			s.bufs.release(part.b.Buffer(), part.reserved)
+			s.acc.finished(part.gen)
+		}
+		s.fail(rb, fmt.Errorf("%w: split failed: %w", ErrRecordTooLarge, err))
+		return
+	}
+	s.logf(slog.LevelInfo, "batch too large for the broker; split", "topic", p.topic, "partition", p.id,
+		"records", rb.numRecords(), "parts", len(parts))
+	for _, part := range parts { // forward: parts share rb's order and keep theirs
+		part.sealErr = part.b.Close(s.acc.comp)
+		part.sealed = true
+		s.requeue(part, time.Time{}, false)
+	}
+	if s.cfg.idempotence && rb.seq >= 0 {
+		s.needReset = true // the parts need sequences of their own
+	}
+	s.bufs.release(rb.b.Buffer(), rb.reserved)
+	s.acc.finished(rb.gen)
+	rb.recs = rb.recs[:0]
+	rb.recycle()
+}

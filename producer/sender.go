@@ -1,0 +1,593 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/metadata"
+	"github.com/kprod/kprod/internal/wire"
+	"github.com/kprod/kprod/partitioner"
+)
+
+// sender is the one goroutine that moves batches to brokers: it seals batches
+// whose linger passed, drains ready ones per leader into produce requests,
+// and handles the responses (which the connections' reader goroutines post
+// back to it, so all in-flight state has a single owner).
+type sender struct {
+	cfg    *config
+	acc    *accumulator
+	bufs   *bufferPool
+	conns  *wire.Pool
+	md     *metadata.Client
+	cbs    *completer
+	m      *metrics
+	log    *slog.Logger
+	sticky *partitioner.Sticky
+	txnID  *string
+
+	wakeCh  chan struct{} // capacity 1: a pending wake-up
+	postMu  sync.Mutex
+	posted  []func() // work from other goroutines; guarded by postMu
+	running []func() // the slice being run; sender only
+
+	stopping atomic.Bool // Close: finish what is queued, then exit
+	abortErr atomic.Pointer[error]
+	fatalErr atomic.Pointer[error]
+	stopped  chan struct{}
+	ctx      context.Context // canceled when the sender exits
+	cancel   context.CancelFunc
+
+	// ---- sender goroutine only ----
+	pid           idempotence.ID
+	pidBusy       bool // an InitProducerId is running
+	needReset     bool // sequences broke: new epoch once nothing is in flight
+	inflight      int  // batches in flight, all brokers
+	sealing       []*recBatch
+	ready         []*partition
+	byNode        map[int32][]*partition
+	rotate        int
+	loads         map[string][]int32
+	pidBackoff    time.Duration
+	blockedSince  map[int32]time.Time // node → since when it had data but could not take it
+	unavailable   map[*partition]bool
+	requestBuffer []*recBatch
+}
+
+// inflightReq is one produce request on the wire.
+type inflightReq struct {
+	node    int32
+	batches []*recBatch
+	sentAt  time.Time
+}
+
+func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool, md *metadata.Client, cbs *completer, m *metrics, sticky *partitioner.Sticky) *sender {
+	s := &sender{cfg: cfg, acc: acc, bufs: bufs, conns: conns, md: md, cbs: cbs, m: m, log: cfg.logger, sticky: sticky,
+		wakeCh: make(chan struct{}, 1), stopped: make(chan struct{}), pid: idempotence.None,
+		byNode: make(map[int32][]*partition), loads: make(map[string][]int32),
+		blockedSince: make(map[int32]time.Time), unavailable: make(map[*partition]bool)}
+	if cfg.txnID != "" {
+		s.txnID = &cfg.txnID
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// wake makes the sender look at the accumulator again soon. Cheap and safe
+// from any goroutine; wake-ups coalesce.
+func (s *sender) wake() {
+	select {
+	case s.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// post runs fn on the sender goroutine.
+func (s *sender) post(fn func()) {
+	s.postMu.Lock()
+	s.posted = append(s.posted, fn)
+	s.postMu.Unlock()
+	s.wake()
+}
+
+func (s *sender) runPosted() {
+	s.postMu.Lock()
+	s.running, s.posted = s.posted, s.running[:0]
+	s.postMu.Unlock()
+	for i, fn := range s.running {
+		fn()
+		s.running[i] = nil
+	}
+}
+
+func (s *sender) run() {
+	defer close(s.stopped)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.runPosted()
+		ep := s.abortErr.Load()
+		if ep != nil {
+			s.failQueued(*ep)
+		}
+		if s.stopping.Load() && (ep != nil || s.idle()) {
+			break // in-flight requests are failed below
+		}
+		wait := s.step(time.Now())
+		if wait <= 0 {
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-s.wakeCh:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+	s.cancel()
+	// Closing the connections answers every request still in flight; those
+	// answers fail their batches, as nothing will retry them now.
+	s.conns.Close()
+	err := ErrClosed
+	if ep := s.abortErr.Load(); ep != nil {
+		err = *ep
+	}
+	s.abortErr.Store(&err)
+	for s.inflight > 0 || s.pidBusy {
+		s.runPosted()
+		if s.inflight > 0 || s.pidBusy {
+			<-s.wakeCh
+		}
+	}
+	for s.failQueued(err) {
+		<-s.wakeCh
+	}
+}
+
+// idle reports whether nothing is queued or in flight.
+func (s *sender) idle() bool {
+	if s.inflight > 0 || s.pidBusy {
+		return false
+	}
+	for _, p := range s.acc.partitions() {
+		p.mu.Lock()
+		busy := p.open != nil || len(p.queue) > 0
+		p.mu.Unlock()
+		if busy {
+			return false
+		}
+	}
+	return true
+}
+
+// step seals due batches, expires old ones, and sends what is ready. It
+// returns how long the sender may sleep before something can become ready.
+func (s *sender) step(now time.Time) time.Duration {
+	next := now.Add(time.Minute)
+	force := s.acc.flushing.Load() > 0 || s.acc.closed.Load() || s.bufs.waiting()
+	s.sealing, s.ready = s.sealing[:0], s.ready[:0]
+	adaptive := s.sticky != nil && s.cfg.adaptive
+	if adaptive {
+		for _, l := range s.loads {
+			clear(l)
+		}
+	}
+	var expired []*recBatch
+	for _, p := range s.acc.partitions() {
+		p.mu.Lock()
+		if rb := p.open; rb != nil {
+			if due := rb.created.Add(s.cfg.linger); force || p.urgent || !due.After(now) {
+				s.acc.sealLocked(p, rb)
+				s.sealing = append(s.sealing, rb)
+			} else if due.Before(next) {
+				next = due
+			}
+		}
+		p.urgent = false
+		expired = s.expireLocked(p, now, expired)
+		if len(p.queue) > 0 {
+			if head := p.queue[0]; head.sealed {
+				if head.retryAt.After(now) {
+					next = minTime(next, head.retryAt)
+				} else {
+					s.ready = append(s.ready, p)
+				}
+			}
+		}
+		if adaptive {
+			s.noteLoad(p)
+		}
+		p.mu.Unlock()
+	}
+	if adaptive {
+		for topic, l := range s.loads {
+			s.sticky.UpdateLoad(topic, l)
+		}
+	}
+	for _, rb := range expired {
+		s.fail(rb, fmt.Errorf("%w: %d records expired after %v", ErrDeliveryTimeout, rb.numRecords(), s.cfg.deliveryTimeout))
+	}
+	for _, rb := range s.sealing {
+		s.acc.compress(rb.part, rb)
+	}
+	if len(s.sealing) > 0 {
+		return 0 // look again: they are ready now
+	}
+	if len(s.ready) == 0 {
+		return next.Sub(now)
+	}
+	if s.cfg.idempotence && !s.canStamp() {
+		return next.Sub(now) // a posted InitProducerId answer wakes us
+	}
+	if s.drain(now) {
+		return 0
+	}
+	return next.Sub(now)
+}
+
+// noteLoad adds p's queue depth to its topic's load vector (adaptive partitioning).
+func (s *sender) noteLoad(p *partition) {
+	l := s.loads[p.topic]
+	if int(p.id) >= len(l) {
+		grown := make([]int32, p.id+1)
+		copy(grown, l)
+		l = grown
+		s.loads[p.topic] = l
+	}
+	depth := len(p.queue) + p.inflight
+	if p.open != nil {
+		depth++
+	}
+	l[p.id] = int32(depth)
+}
+
+// expireLocked takes out of p's queue the batches whose delivery timeout
+// passed. A batch in flight is not in the queue; it ends with its response.
+func (s *sender) expireLocked(p *partition, now time.Time, out []*recBatch) []*recBatch {
+	if len(p.queue) == 0 {
+		return out
+	}
+	kept := p.queue[:0]
+	for _, rb := range p.queue {
+		if rb.sealed && !rb.created.Add(s.cfg.deliveryTimeout).After(now) {
+			out = append(out, rb)
+			continue
+		}
+		kept = append(kept, rb)
+	}
+	clear(p.queue[len(kept):])
+	p.queue = kept
+	return out
+}
+
+// canStamp reports whether batches can get producer ids and sequences now,
+// starting an InitProducerId (first id, or a new epoch after a sequence
+// break) when one is needed.
+func (s *sender) canStamp() bool {
+	if s.pidBusy || s.fatalErr.Load() != nil {
+		return false
+	}
+	if s.pid.Valid() && !s.needReset {
+		return true
+	}
+	if s.needReset && s.inflight > 0 {
+		return false // the new epoch must wait for every old-epoch answer
+	}
+	s.pidBusy = true
+	current := idempotence.None
+	if s.needReset {
+		current = s.pid
+	}
+	go s.initProducerID(current)
+	return false
+}
+
+// initProducerID runs InitProducerId off the sender goroutine and posts the result.
+func (s *sender) initProducerID(current idempotence.ID) {
+	do := func(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.requestTimeout)
+		defer cancel()
+		conn, err := s.conns.Any(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return conn.Request(ctx, req)
+	}
+	id, err := idempotence.Init(s.ctx, do, s.txnID, s.cfg.txnTimeout, current, s.cfg.retryBackoff)
+	s.post(func() { s.producerIDDone(id, err) })
+}
+
+func (s *sender) producerIDDone(id idempotence.ID, err error) {
+	s.pidBusy = false
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return
+		}
+		fatal := fmt.Errorf("%w: %w", ErrFatal, err)
+		s.fatalErr.Store(&fatal)
+		s.logf(slog.LevelError, "cannot obtain a producer id; failing every record", "err", err)
+		s.abortErr.Store(&fatal)
+		return
+	}
+	reset := s.needReset
+	s.pid, s.needReset = id, false
+	if !reset {
+		s.logf(slog.LevelInfo, "idempotent producer ready", "producer_id", id.ProducerID, "epoch", id.Epoch)
+		return
+	}
+	s.m.pidResets.Add(1)
+	s.logf(slog.LevelWarn, "idempotent producer took a new epoch; sequences restart at 0",
+		"producer_id", id.ProducerID, "epoch", id.Epoch)
+	for _, p := range s.acc.partitions() {
+		p.mu.Lock()
+		p.nextSeq = 0
+		for _, rb := range p.queue {
+			rb.seq = -1
+		}
+		p.mu.Unlock()
+	}
+}
+
+// drain builds at most one produce request per broker from the ready
+// partitions and writes it. It reports whether anything was sent.
+func (s *sender) drain(now time.Time) bool {
+	clear(s.byNode)
+	for _, p := range s.ready {
+		leader := s.leader(p)
+		if leader < 0 {
+			s.md.Trigger("no leader for " + p.topic)
+			continue
+		}
+		s.byNode[leader] = append(s.byNode[leader], p)
+	}
+	sent := false
+	s.rotate++
+	for node, parts := range s.byNode {
+		conn, err := s.conns.Ready(node, wire.Produce)
+		if conn == nil || conn.InFlight() >= s.cfg.maxInFlight {
+			if err != nil && !errors.Is(err, wire.ErrNotReady) {
+				s.md.Trigger("broker unreachable")
+			}
+			s.noteBlocked(node, parts, now)
+			continue
+		}
+		s.noteUnblocked(node, parts)
+		if s.cfg.codec == batch.Zstd {
+			if v, ok := conn.MaxVersion(0); !ok || v < 7 {
+				s.failUnsupported(parts)
+				continue
+			}
+		}
+		if req := s.buildRequest(node, parts, now); req != nil {
+			s.send(conn, req)
+			sent = true
+		}
+	}
+	return sent
+}
+
+// leader is the node leading p, or -1.
+func (s *sender) leader(p *partition) int32 {
+	t := s.md.Topic(p.topic)
+	if t == nil || int(p.id) >= len(t.Partitions) {
+		return -1
+	}
+	return t.Partitions[p.id].Leader
+}
+
+// buildRequest takes at most one batch from each partition (starting at a
+// rotating offset, for fairness) until max.request.size.
+func (s *sender) buildRequest(node int32, parts []*partition, now time.Time) *inflightReq {
+	var req *inflightReq
+	size := 0
+	for i := range parts {
+		p := parts[(i+s.rotate)%len(parts)]
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			p.mu.Unlock()
+			continue
+		}
+		rb := p.queue[0]
+		switch {
+		case !rb.sealed || rb.retryAt.After(now):
+			rb = nil
+		case rb.seq >= 0 && p.inflight > 0:
+			// A retry goes alone, after everything before it is answered,
+			// so the broker sees sequences in order.
+			rb = nil
+		case s.cfg.maxInFlight == 1 && p.inflight > 0:
+			rb = nil
+		case req != nil && size+len(rb.b.Bytes()) > s.cfg.maxRequestSize:
+			rb = nil
+		}
+		if rb == nil {
+			p.mu.Unlock()
+			continue
+		}
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		if rb.sealErr != nil {
+			s.fail(rb, rb.sealErr)
+			continue
+		}
+		if s.cfg.idempotence && rb.seq < 0 {
+			rb.seq = p.nextSeq
+			p.nextSeq = idempotence.NextSequence(p.nextSeq, rb.numRecords())
+			rb.b.Stamp(s.pid.ProducerID, s.pid.Epoch, rb.seq, s.txnID != nil)
+		}
+		if req == nil {
+			req = &inflightReq{node: node}
+		}
+		req.batches = append(req.batches, rb)
+		size += len(rb.b.Bytes())
+		p.inflight++
+		s.inflight++
+	}
+	return req
+}
+
+// send writes one produce request; its answer is handled on the sender.
+func (s *sender) send(conn *wire.Conn, ir *inflightReq) {
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = int16(s.cfg.acks)
+	req.TimeoutMillis = int32(s.cfg.requestTimeout / time.Millisecond)
+	req.TransactionID = s.txnID
+	records := 0
+	for _, rb := range ir.batches {
+		t := s.md.Topic(rb.part.topic)
+		var rt *kmsg.ProduceRequestTopic
+		for i := range req.Topics {
+			if req.Topics[i].Topic == rb.part.topic {
+				rt = &req.Topics[i]
+				break
+			}
+		}
+		if rt == nil {
+			req.Topics = append(req.Topics, kmsg.NewProduceRequestTopic())
+			rt = &req.Topics[len(req.Topics)-1]
+			rt.Topic = rb.part.topic
+			if t != nil {
+				rt.TopicID = t.ID
+			}
+		}
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = rb.part.id
+		rp.Records = rb.b.Bytes()
+		rt.Partitions = append(rt.Partitions, rp)
+		records += rb.numRecords()
+		s.m.bytesWritten.Add(int64(len(rp.Records)))
+		s.m.bytesRaw.Add(int64(rb.b.Len()))
+	}
+	s.m.requestsSent.Add(1)
+	s.m.batchesSent.Add(int64(len(ir.batches)))
+	s.m.batchRecords.Add(int64(records))
+	ir.sentAt = time.Now()
+	conn.Send(req, s.cfg.requestTimeout, func(resp kmsg.Response, err error) {
+		s.post(func() { s.handleResponse(ir, resp, err) })
+	})
+}
+
+// noteBlocked and noteUnblocked track brokers that cannot take data, so the
+// sticky partitioner can avoid their partitions (availability timeout).
+func (s *sender) noteBlocked(node int32, parts []*partition, now time.Time) {
+	if s.cfg.availabilityTimeout <= 0 || s.sticky == nil {
+		return
+	}
+	since, ok := s.blockedSince[node]
+	if !ok {
+		s.blockedSince[node] = now
+		return
+	}
+	if now.Sub(since) < s.cfg.availabilityTimeout {
+		return
+	}
+	for _, p := range parts {
+		if !s.unavailable[p] {
+			s.unavailable[p] = true
+			s.sticky.SetUnavailable(p.topic, p.id, true)
+		}
+	}
+}
+
+func (s *sender) noteUnblocked(node int32, parts []*partition) {
+	if s.cfg.availabilityTimeout <= 0 || s.sticky == nil {
+		return
+	}
+	delete(s.blockedSince, node)
+	for _, p := range parts {
+		if s.unavailable[p] {
+			delete(s.unavailable, p)
+			s.sticky.SetUnavailable(p.topic, p.id, false)
+		}
+	}
+}
+
+// failUnsupported fails the ready batches of a broker that cannot take the
+// configured codec.
+func (s *sender) failUnsupported(parts []*partition) {
+	err := fmt.Errorf("%w: zstd needs Produce v7+ (Kafka 2.1)", ErrUnsupported)
+	for _, p := range parts {
+		for _, rb := range s.takeQueued(p, false) {
+			s.fail(rb, err)
+		}
+	}
+}
+
+// takeQueued removes from p the batches the sender may fail now: sealed ones
+// waiting in the queue and, with open, the open batch too. Batches another
+// goroutine is still compressing stay.
+func (s *sender) takeQueued(p *partition, open bool) []*recBatch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*recBatch
+	kept := p.queue[:0]
+	for _, rb := range p.queue {
+		if rb.sealing {
+			kept = append(kept, rb)
+		} else {
+			out = append(out, rb)
+		}
+	}
+	clear(p.queue[len(kept):])
+	p.queue = kept
+	if rb := p.open; open && rb != nil {
+		p.open = nil
+		out = append(out, rb)
+	}
+	return out
+}
+
+// failQueued fails every batch not in flight: open, sealed and waiting for a
+// retry. It reports whether some batch was still being compressed (the
+// caller tries again once woken).
+func (s *sender) failQueued(err error) (left bool) {
+	for _, p := range s.acc.partitions() {
+		for _, rb := range s.takeQueued(p, true) {
+			s.fail(rb, err)
+		}
+		p.mu.Lock()
+		left = left || len(p.queue) > 0
+		p.mu.Unlock()
+	}
+	return left
+}
+
+// backoff is the wait before retry number attempt (1-based): doubling from
+// retry.backoff.ms up to retry.backoff.max.ms, ±20% jitter.
+func (s *sender) backoff(attempt int) time.Duration {
+	d := s.cfg.retryBackoff
+	for i := 1; i < attempt && d < s.cfg.retryBackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.retryBackoffMax)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+func (s *sender) logf(level slog.Level, msg string, args ...any) {
+	if s.log != nil {
+		s.log.Log(context.Background(), level, "kprod: "+msg, args...)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
