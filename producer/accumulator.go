@@ -40,7 +40,7 @@ type accumulator struct {
 	comp *batch.Compressor
 	wake func() // pokes the sender
 
-	mu     sync.Mutex                            // guards writes of topics and all
+	mu     sync.Mutex                             // guards writes of topics and all
 	topics atomic.Pointer[map[string]*topicParts] // copy on write
 	all    atomic.Pointer[[]*partition]           // every partition, for the sender
 
@@ -48,10 +48,10 @@ type accumulator struct {
 	flushing atomic.Int32 // Flush calls in progress: every batch is ready
 
 	genMu      sync.Mutex
-	gen        uint64            // guarded by genMu
-	unfinished map[uint64]int    // batches not yet answered, by flush generation; guarded by genMu
-	genChanged chan struct{}     // closed and replaced when unfinished shrinks while someone waits; guarded by genMu
-	genWaiters int               // Flush calls waiting on genChanged; guarded by genMu
+	gen        uint64           // guarded by genMu
+	unfinished map[uint64]int   // batches not yet answered, by flush generation; guarded by genMu
+	genChanged chan struct{}    // closed and replaced when unfinished shrinks while someone waits; guarded by genMu
+	genWaiters int              // Flush calls waiting on genChanged; guarded by genMu
 	clock      func() time.Time // time.Now; a field so tests can see the same clock
 }
 

@@ -26,9 +26,9 @@ type recBatch struct {
 	hasCB    bool   // some record has a callback
 
 	// ---- sender goroutine only ----
-	attempts int
-	retryAt  time.Time
-	seq      int32 // base sequence, -1 until stamped
+	attempts  int
+	retryAt   time.Time
+	seq       int32 // base sequence, -1 until stamped
 	drainedAt time.Time
 
 	// split records the parent this batch was carved from (MESSAGE_TOO_LARGE).
