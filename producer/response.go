@@ -147,7 +147,6 @@ func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
 	case !now.Add(wait).Before(rb.created.Add(s.cfg.deliveryTimeout)):
 		s.fail(rb, fmt.Errorf("%w: %v passed (last error: %w)", ErrDeliveryTimeout, s.cfg.deliveryTimeout, err))
 	default:
-		s.m.recordsRetried.Add(int64(rb.numRecords()))
 		s.requeue(rb, now.Add(wait), true)
 	}
 }
@@ -155,6 +154,7 @@ func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
 // requeue puts rb back into its partition's queue, ahead of every batch made
 // after it, to go out again at 'at'.
 func (s *sender) requeue(rb *recBatch, at time.Time, attempt bool) {
+	s.m.recordsRetried.Add(int64(rb.numRecords()))
 	if attempt {
 		rb.attempts++
 	}
