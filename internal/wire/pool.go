@@ -42,7 +42,8 @@ type slot struct {
 	failures int           // consecutive failed dials or drops since the last success
 	retryAt  time.Time     // no dial starts before this
 	lastErr  error
-	notReady *NotReadyError // what Ready returns while there is no conn
+	dialErr  *NotReadyError // what Ready returns while a dial runs
+	waitErr  *NotReadyError // what Ready returns while backing off
 	timer    *time.Timer    // pokes OnChange when the backoff ends
 }
 
@@ -194,18 +195,22 @@ func (p *Pool) readyLocked(ep *endpoint, purpose Purpose, now time.Time) (*Conn,
 			c.retire()
 		}
 	}
-	if !s.dialing && !now.Before(s.retryAt) {
-		p.startDialLocked(ep, purpose)
+	switch {
+	case s.dialing:
+		return nil, s.dialErr
+	case now.Before(s.retryAt):
+		return nil, s.waitErr
 	}
-	return nil, s.notReady
+	p.startDialLocked(ep, purpose)
+	return nil, s.dialErr
 }
 
 func (p *Pool) startDialLocked(ep *endpoint, purpose Purpose) {
 	s := &ep.slots[purpose]
 	s.dialing = true
 	s.dialDone = make(chan struct{})
-	if s.conn == nil {
-		s.notReady = &NotReadyError{Node: ep.id, Addr: ep.addr, Purpose: purpose, Dialing: true}
+	if s.dialErr == nil {
+		s.dialErr = &NotReadyError{Node: ep.id, Addr: ep.addr, Purpose: purpose, Dialing: true}
 	}
 	p.wg.Add(1)
 	go p.runDial(ep, purpose)
@@ -219,7 +224,7 @@ func (p *Pool) backoffLocked(ep *endpoint, purpose Purpose, now time.Time, cause
 	s.failures++
 	s.retryAt = now.Add(d)
 	s.lastErr = cause
-	s.notReady = &NotReadyError{Node: ep.id, Addr: ep.addr, Purpose: purpose, RetryAt: s.retryAt, Err: cause}
+	s.waitErr = &NotReadyError{Node: ep.id, Addr: ep.addr, Purpose: purpose, RetryAt: s.retryAt, Err: cause}
 	if s.timer != nil {
 		s.timer.Stop()
 	}

@@ -467,3 +467,71 @@ func TestPoolCloseLeavesNoGoroutines(t *testing.T) {
 	requireNoGoroutines(t)
 	p.Close() // idempotent
 }
+
+func TestPoolSessionEndWhileSuccessorDials(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const lifetime = 10 * time.Second
+		f := &fakeBroker{handle: answering(func(req kmsg.Request, corr int32) [][]byte {
+			resp := req.ResponseKind()
+			if a, ok := resp.(*kmsg.SASLAuthenticateResponse); ok {
+				a.SessionLifetimeMillis = lifetime.Milliseconds()
+			}
+			return [][]byte{respond(corr, resp)}
+		})}
+		gate := make(chan struct{})
+		var dials atomic.Int32
+		pipe := f.dialer(t)
+		p, err := NewPool(&Config{
+			SASL: plain.Auth{User: "u", Pass: "p"}.AsMechanism(),
+			Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if dials.Add(1) == 2 { // the successor waits
+					select {
+					case <-gate:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+				}
+				return pipe(ctx, network, addr)
+			},
+		}, []string{"seed:9092"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		p.SetBrokers(map[int32]string{1: "broker1:9092"})
+		p.Ready(1, Produce)
+		synctest.Wait()
+		first, err := p.Ready(1, Produce)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		time.Sleep(time.Until(first.reauthAt))
+		if c, err := p.Ready(1, Produce); c != first || err != nil {
+			t.Fatalf("near the session end: %v, %v; want the old conn", c, err)
+		}
+		synctest.Wait()
+		if dials.Load() != 2 {
+			t.Fatalf("%d dials; the successor should be dialing", dials.Load())
+		}
+		time.Sleep(time.Until(first.retireAt))
+		c, err := p.Ready(1, Produce)
+		var nr *NotReadyError
+		if c != nil || !errors.As(err, &nr) || !nr.Dialing {
+			t.Fatalf("past the retire point: %v, %v; want not ready while dialing", c, err)
+		}
+		synctest.Wait()
+		if first.alive() {
+			t.Fatal("the idle expiring conn is still open")
+		}
+		close(gate)
+		synctest.Wait()
+		second, err := p.Ready(1, Produce)
+		if err != nil || second == first {
+			t.Fatalf("after the successor connected: %v, %v", second, err)
+		}
+		if !second.SessionExpiry().After(first.SessionExpiry()) {
+			t.Fatal("successor has no fresh session")
+		}
+	})
+}
