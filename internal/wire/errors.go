@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Sentinel errors. Every error this package returns wraps one of them (or a
-// context error), so callers classify failures with errors.Is.
+// Sentinel errors, for classifying failures with errors.Is. Errors also
+// wrap their underlying cause where there is one — a network error, a kerr
+// broker error, a context error — so errors.Is and errors.As reach it too.
 var (
 	// ErrClosed reports that the connection died or was closed; requests
 	// that were in flight on it failed with an error wrapping it.
