@@ -108,6 +108,10 @@ func (a *accumulator) addPartition(topic string, id int32) *partition {
 // partitions is the snapshot of every partition, for the sender.
 func (a *accumulator) partitions() []*partition { return *a.all.Load() }
 
+// orderSpan is the room in the order space each new batch gets, so the parts
+// of a split batch (and of their splits) sort between it and the next batch.
+const orderSpan = 1 << 32
+
 // appendArgs is one record on its way into a batch.
 type appendArgs struct {
 	ts       int64
@@ -172,7 +176,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 		defer a.compress(p, rb)
 	}
 	rb := newRecBatch(p, buf, need, a.clock(), a.currentGen())
-	rb.order = p.nextOrder
+	rb.order, rb.span = p.nextOrder*orderSpan, orderSpan
 	p.nextOrder++
 	p.open = rb
 	res, _ := a.tryAppendLocked(p, rb, r) // the first record always fits: need covers it

@@ -19,7 +19,8 @@ type recBatch struct {
 	res      *result
 	recs     []recInfo
 	gen      uint64 // flush generation it belongs to
-	order    uint64 // creation order within the partition; retries go back by it
+	order    uint64 // position within the partition; retries go back by it
+	span     uint64 // orders [order, order+span) belong to this batch, for splitting
 	sealing  bool   // closed for appends, being compressed
 	sealed   bool   // compressed and ready to be sent
 	sealErr  error  // compression failed (the batch is failed)

@@ -162,7 +162,7 @@ func (s *sender) requeue(rb *recBatch, at time.Time, attempt bool) {
 	p := rb.part
 	p.mu.Lock()
 	i := 0
-	for i < len(p.queue) && p.queue[i].order <= rb.order {
+	for i < len(p.queue) && p.queue[i].order < rb.order {
 		i++
 	}
 	p.queue = append(p.queue, nil)
@@ -252,6 +252,9 @@ func (s *sender) split(rb *recBatch) {
 		*pending-- // rb itself is replaced by its parts
 	}
 	target := max(rb.b.Len()/2, batch.Overhead+1)
+	// Every part gets an order inside rb's span, in record order; at most
+	// one part per record, so the span divides evenly enough.
+	step := max(rb.span/uint64(rb.numRecords()), 1)
 	var parts []*recBatch
 	var cur *recBatch
 	i := 0
@@ -260,7 +263,7 @@ func (s *sender) split(rb *recBatch) {
 		if cur == nil || (cur.b.NumRecords() > 0 && cur.b.Len()+size > target) {
 			need := max(target, batch.EstimateSize(r.Key, r.Value, r.Headers))
 			cur = newRecBatch(p, s.bufs.force(need), need, rb.created, rb.gen)
-			cur.order, cur.attempts = rb.order, rb.attempts
+			cur.order, cur.span, cur.attempts = rb.order+uint64(len(parts))*step, step, rb.attempts
 			cur.split = &splitLink{parent: origin, pending: pending}
 			s.acc.addUnfinished(rb.gen)
 			parts = append(parts, cur)
@@ -289,7 +292,7 @@ func (s *sender) split(rb *recBatch) {
 	}
 	s.logf(slog.LevelInfo, "batch too large for the broker; split", "topic", p.topic, "partition", p.id,
 		"records", rb.numRecords(), "parts", len(parts))
-	for _, part := range parts { // forward: parts share rb's order and keep theirs
+	for _, part := range parts {
 		part.sealErr = part.b.Close(s.acc.comp)
 		part.sealed = true
 		s.requeue(part, time.Time{}, false)
