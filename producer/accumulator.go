@@ -25,6 +25,11 @@ type partition struct {
 	// ---- sender goroutine only ----
 	inflight int   // batches of this partition in flight
 	nextSeq  int32 // next base sequence (idempotence)
+	// confirmed: a batch of the current producer id and epoch was
+	// acknowledged here. Until then one batch goes at a time, because a
+	// broker with no state for the producer may accept any first sequence,
+	// and a later batch could land before an earlier one that failed.
+	confirmed bool
 }
 
 // topicParts holds a topic's partitions, grown when the partition count grows.

@@ -190,6 +190,10 @@ func TestIdempotentFaults(t *testing.T) {
 				return nil, nil, false
 			})
 		}},
+		{name: "epoch bump while a timed-out batch may be in the log", wantReset: true, fault: func(c *kfake.Cluster) {
+			c.Fault(kfake.Fault{Keys: produce, Topic: "idem", Partitions: []int32{0}, Err: kerr.RequestTimedOut, Count: 3},
+				kfake.Fault{Keys: produce, Topic: "idem", Partitions: []int32{1}, Err: kerr.UnknownProducerID, Count: 1})
+		}},
 		{name: "leader moved", fault: func(c *kfake.Cluster) {
 			for part := int32(0); part < 3; part++ {
 				_ = c.MoveTopicPartition("idem", part, (c.LeaderFor("idem", part)+1)%3)
@@ -305,3 +309,39 @@ func TestSoakWithoutIdempotenceDuplicates(t *testing.T) {
 
 var _ = fmt.Sprint
 var _ = context.Background
+
+func TestIdempotentSplitOfTooLargeBatch(t *testing.T) {
+	// The broker takes at most 3000-byte batches; the producer builds 16 KiB
+	// ones, so each is split (more than once) and sent with fresh sequences.
+	c := newCluster(t, kfake.SeedTopics(2, "split"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
+	obs := observeSequences(c)
+	p := newTestProducer(t, c, WithLinger(50*time.Millisecond), WithRetryBackoff(5*time.Millisecond, 20*time.Millisecond))
+	ctx := ctxTimeout(t, 30*time.Second)
+	l := newLedger(t)
+	futs := make([]Future, 0, 1000)
+	for i := 0; i < 1000; i++ {
+		rec := l.record("split", i)
+		rec.Value = append(rec.Value, '|')
+		rec.Value = append(rec.Value, make([]byte, 100)...)
+		rec.Partition, rec.PinPartition = int32(i%2), true
+		futs = append(futs, p.Send(ctx, rec, l.callback(i)))
+	}
+	l.wait(30 * time.Second)
+	if f := l.failed(); f != 0 {
+		t.Fatalf("%d failed: %v", f, firstErr(l))
+	}
+	for i, f := range futs {
+		md, err := f.Get(ctx)
+		if err != nil || md.Offset < 0 || md.Partition != int32(i%2) {
+			t.Fatalf("future %d: %+v %v", i, md, err)
+		}
+		if cb := l.meta[i]; cb.Offset != md.Offset {
+			t.Fatalf("record %d: callback says offset %d, future %d", i, cb.Offset, md.Offset)
+		}
+	}
+	l.checkLog(consume(t, c, "split", 1000))
+	obs.checkContiguous(t)
+	if m := p.Metrics(); m.ProducerIDResets == 0 {
+		t.Fatal("no batch was split")
+	}
+}

@@ -27,10 +27,15 @@ type recBatch struct {
 	hasCB    bool   // some record has a callback
 
 	// ---- sender goroutine only ----
-	attempts  int
-	retryAt   time.Time
-	seq       int32 // base sequence, -1 until stamped
-	drainedAt time.Time
+	attempts int
+	retryAt  time.Time
+	seq      int32 // base sequence, -1 until stamped
+	// maybeApplied: an attempt ended in a way that leaves open whether the
+	// broker wrote the batch (lost connection, timeout, an error raised
+	// after the append). Such a batch must be resolved under its old
+	// sequence before the producer moves to a new epoch.
+	maybeApplied bool
+	drainedAt    time.Time
 
 	// split records the parent this batch was carved from (MESSAGE_TOO_LARGE).
 	split *splitLink

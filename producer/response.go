@@ -45,6 +45,7 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 		}
 		perr := kerr.ErrorForCode(part.ErrorCode)
 		if perr == nil {
+			rb.part.confirmed = true
 			s.complete(rb, part.BaseOffset, part.LogAppendTime, nil)
 			continue
 		}
@@ -89,6 +90,9 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 		case idempotence.Reset:
 			s.logf(slog.LevelWarn, "sequence error; taking a new epoch", "topic", rb.part.topic, "partition", rb.part.id, "err", err)
 			s.needReset = true
+			// The broker does not hold this batch: a duplicate would have been
+			// recognised as one.
+			rb.maybeApplied = false
 			s.requeue(rb, now, false)
 			return
 		case idempotence.Fatal:
@@ -137,6 +141,9 @@ func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
 		s.fail(rb, err)
 		return
 	}
+	if mayHaveApplied(err) {
+		rb.maybeApplied = true
+	}
 	if needsMetadata(err) {
 		s.md.Trigger(err.Error())
 	}
@@ -177,6 +184,14 @@ func retriable(err error) bool {
 		return true
 	}
 	return kerr.IsRetriable(err)
+}
+
+// mayHaveApplied reports errors after which the broker may have written the
+// batch anyway.
+func mayHaveApplied(err error) bool {
+	return errors.Is(err, wire.ErrClosed) || errors.Is(err, wire.ErrRequestTimeout) ||
+		errors.Is(err, kerr.RequestTimedOut) || errors.Is(err, kerr.NotEnoughReplicasAfterAppend) ||
+		errors.Is(err, kerr.NetworkException) || errors.Is(err, kerr.UnknownServerError)
 }
 
 // needsMetadata reports errors that mean our idea of the leader is stale.

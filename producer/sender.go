@@ -230,10 +230,13 @@ func (s *sender) step(now time.Time) time.Duration {
 	if len(s.ready) == 0 {
 		return next.Sub(now)
 	}
-	if s.cfg.idempotence && !s.canStamp() {
-		return next.Sub(now) // a posted InitProducerId answer wakes us
+	mode := stampAll
+	if s.cfg.idempotence {
+		if mode = s.canStamp(); mode == stampNone {
+			return next.Sub(now) // a posted InitProducerId answer wakes us
+		}
 	}
-	if s.drain(now) {
+	if s.drain(now, mode) {
 		return 0
 	}
 	return next.Sub(now)
@@ -274,18 +277,34 @@ func (s *sender) expireLocked(p *partition, now time.Time, out []*recBatch) []*r
 	return out
 }
 
-// canStamp reports whether batches can get producer ids and sequences now,
-// starting an InitProducerId (first id, or a new epoch after a sequence
-// break) when one is needed.
-func (s *sender) canStamp() bool {
+// stampMode says which batches may go out, for the idempotent producer.
+type stampMode int8
+
+const (
+	stampNone    stampMode = iota // wait: no producer id yet, or a new one is coming
+	stampAll                      // normal operation
+	stampResolve                  // a new epoch is due: first resolve batches that may have been written
+)
+
+// canStamp says which batches may be sent now, starting an InitProducerId
+// (first id, or a new epoch after a sequence break) when one is needed. A
+// new epoch waits until every old-epoch batch in flight is answered and
+// every batch that may already be in the log was resent under its old
+// sequence, so that it cannot be written twice.
+func (s *sender) canStamp() stampMode {
 	if s.pidBusy || s.fatalErr.Load() != nil {
-		return false
+		return stampNone
 	}
 	if s.pid.Valid() && !s.needReset {
-		return true
+		return stampAll
 	}
-	if s.needReset && s.inflight > 0 {
-		return false // the new epoch must wait for every old-epoch answer
+	if s.needReset {
+		if s.unresolved() {
+			return stampResolve
+		}
+		if s.inflight > 0 {
+			return stampNone
+		}
 	}
 	s.pidBusy = true
 	current := idempotence.None
@@ -293,6 +312,21 @@ func (s *sender) canStamp() bool {
 		current = s.pid
 	}
 	go s.initProducerID(current)
+	return stampNone
+}
+
+// unresolved reports whether a queued batch may already be in the log.
+func (s *sender) unresolved() bool {
+	for _, p := range s.acc.partitions() {
+		p.mu.Lock()
+		for _, rb := range p.queue {
+			if rb.maybeApplied && rb.seq >= 0 {
+				p.mu.Unlock()
+				return true
+			}
+		}
+		p.mu.Unlock()
+	}
 	return false
 }
 
@@ -334,9 +368,9 @@ func (s *sender) producerIDDone(id idempotence.ID, err error) {
 		"producer_id", id.ProducerID, "epoch", id.Epoch)
 	for _, p := range s.acc.partitions() {
 		p.mu.Lock()
-		p.nextSeq = 0
+		p.nextSeq, p.confirmed = 0, false
 		for _, rb := range p.queue {
-			rb.seq = -1
+			rb.seq, rb.maybeApplied = -1, false
 		}
 		p.mu.Unlock()
 	}
@@ -344,7 +378,7 @@ func (s *sender) producerIDDone(id idempotence.ID, err error) {
 
 // drain builds at most one produce request per broker from the ready
 // partitions and writes it. It reports whether anything was sent.
-func (s *sender) drain(now time.Time) bool {
+func (s *sender) drain(now time.Time, mode stampMode) bool {
 	clear(s.byNode)
 	for _, p := range s.ready {
 		leader := s.leader(p)
@@ -372,7 +406,7 @@ func (s *sender) drain(now time.Time) bool {
 				continue
 			}
 		}
-		if req := s.buildRequest(node, parts, now); req != nil {
+		if req := s.buildRequest(node, parts, now, mode); req != nil {
 			s.send(conn, req)
 			sent = true
 		}
@@ -391,7 +425,7 @@ func (s *sender) leader(p *partition) int32 {
 
 // buildRequest takes at most one batch from each partition (starting at a
 // rotating offset, for fairness) until max.request.size.
-func (s *sender) buildRequest(node int32, parts []*partition, now time.Time) *inflightReq {
+func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mode stampMode) *inflightReq {
 	var req *inflightReq
 	size := 0
 	for i := range parts {
@@ -409,8 +443,10 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time) *in
 			// A retry goes alone, after everything before it is answered,
 			// so the broker sees sequences in order.
 			rb = nil
-		case s.cfg.maxInFlight == 1 && p.inflight > 0:
+		case (s.cfg.maxInFlight == 1 || s.cfg.idempotence && !p.confirmed) && p.inflight > 0:
 			rb = nil
+		case mode == stampResolve && !rb.maybeApplied:
+			rb = nil // only batches that may be in the log go before the new epoch
 		case req != nil && size+len(rb.b.Bytes()) > s.cfg.maxRequestSize:
 			rb = nil
 		}
