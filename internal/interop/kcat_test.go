@@ -119,7 +119,7 @@ func bulkRecords(topic string, n int) []*producer.Record {
 	out := make([]*producer.Record, n)
 	for i := range out {
 		out[i] = &producer.Record{Topic: topic, Key: fmt.Appendf(nil, "key-%d", i%17),
-			Value: fmt.Appendf(nil, "value-%d-%s", i, bytes.Repeat([]byte{'x'}, i%50)),
+			Value:   fmt.Appendf(nil, "value-%d-%s", i, bytes.Repeat([]byte{'x'}, i%50)),
 			Headers: []producer.Header{{Key: "i", Value: fmt.Appendf(nil, "%d", i)}}}
 		if i%5 == 0 {
 			out[i].Timestamp = time.UnixMilli(1_650_000_000_000 + int64(i))
