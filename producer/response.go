@@ -88,8 +88,7 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 			s.complete(rb, -1, -1, nil)
 			return
 		case idempotence.Reset:
-			s.logf(slog.LevelWarn, "sequence error; taking a new epoch", "topic", rb.part.topic, "partition", rb.part.id, "err", err)
-			s.needReset = true
+			s.requestReset(rb, fmt.Sprintf("sequence error: %v", err))
 			// The broker does not hold this batch: a duplicate would have been
 			// recognised as one.
 			rb.maybeApplied = false
@@ -244,9 +243,19 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 // epoch before the next batches of any partition go out.
 func (s *sender) fail(rb *recBatch, err error) {
 	if s.cfg.idempotence && rb.seq >= 0 && s.abortErr.Load() == nil {
-		s.needReset = true
+		s.requestReset(rb, fmt.Sprintf("a batch with sequence numbers failed: %v", err))
 	}
 	s.complete(rb, -1, -1, err)
+}
+
+// requestReset asks for a new epoch (and fresh sequences everywhere) before
+// the next new batch goes out, saying why.
+func (s *sender) requestReset(rb *recBatch, why string) {
+	if !s.needReset {
+		s.logf(slog.LevelWarn, "idempotent producer needs a new epoch", "reason", why,
+			"topic", rb.part.topic, "partition", rb.part.id, "producer_id", s.pid.ProducerID, "epoch", s.pid.Epoch)
+	}
+	s.needReset = true
 }
 
 // split answers MESSAGE_TOO_LARGE by carving rb's records into batches of
@@ -313,7 +322,7 @@ func (s *sender) split(rb *recBatch) {
 		s.requeue(part, time.Time{}, false)
 	}
 	if s.cfg.idempotence && rb.seq >= 0 {
-		s.needReset = true // the parts need sequences of their own
+		s.requestReset(rb, "a batch was split and its parts need sequences of their own")
 	}
 	s.bufs.release(rb.b.Buffer(), rb.reserved)
 	s.acc.finished(rb.gen)
