@@ -60,11 +60,11 @@ func (c *Client) EndTxn(ctx context.Context, id idempotence.ID, commit bool) (id
 		err = kerr.ErrorForCode(resp.ErrorCode)
 		switch {
 		case err == nil:
-			if resp.Version >= maxEndTxnV2Version && resp.ProducerID >= 0 {
+			if resp.Version >= maxEndTxnV2Version && resp.ProducerID >= 0 && resp.ProducerEpoch >= 0 {
 				next = idempotence.ID{ProducerID: resp.ProducerID, Epoch: resp.ProducerEpoch}
 			}
 			return vOK, nil
-		case errors.Is(err, kerr.InvalidTxnState) && c.isUnsure(id, commit):
+		case errors.Is(err, kerr.InvalidTxnState):
 			return c.settle(ctx, p, co, id, commit, &next, err)
 		}
 		return c.judge(k, co, classify(err)), fmt.Errorf("node %d: %w", co.node, err)
@@ -102,18 +102,29 @@ const (
 	stateCompleteAbort  = "CompleteAbort"
 )
 
-// settle decides a retried EndTxn the coordinator answered
-// INVALID_TXN_STATE (cause) after an earlier attempt with the same
-// decision got no answer: it asks the coordinator, p, what state the
-// transaction is in. Ended as decided is success; still ending is a retry;
-// a commit the coordinator aborted (its timeout passed) is abortable and
-// wraps ErrAborted; anything else is the original fatal error.
+// settle decides an EndTxn the coordinator, p, answered INVALID_TXN_STATE
+// (cause) by asking it what state the transaction is in
+// (DescribeTransactions).
+//
+// After an earlier attempt with the same decision got no answer, the
+// transaction may simply have ended already: ended as decided is success,
+// still ending is a retry, and a commit the coordinator aborted (its
+// timeout passed) is abortable and wraps ErrAborted.
+//
+// Otherwise, a coordinator holding another producer id or a newer epoch
+// for the transactional id means this producer was fenced (with
+// transactions v2 an EndTxn from a fenced epoch can be answered
+// INVALID_TXN_STATE rather than PRODUCER_FENCED). Anything else is the
+// fatal cause.
 func (c *Client) settle(ctx context.Context, p peer, co coord, id idempotence.ID, commit bool, next *idempotence.ID, cause error) (verdict, error) {
 	k := c.txnKey()
 	req := kmsg.NewPtrDescribeTransactionsRequest()
 	req.TransactionalIDs = []string{c.txnID}
 	raw, v, err := c.send(ctx, p, k, co, req)
 	if v != vOK {
+		if v.final() {
+			return vFatal, fmt.Errorf("%w (describing the transaction: %v)", cause, err)
+		}
 		return v, err
 	}
 	resp := raw.(*kmsg.DescribeTransactionsResponse)
@@ -132,21 +143,26 @@ func (c *Client) settle(ctx context.Context, p peer, co coord, id idempotence.ID
 		}
 		return vFatal, fmt.Errorf("%w (describing the transaction: %v)", cause, err)
 	}
-	done, doing := stateCompleteAbort, statePrepareAbort
-	if commit {
-		done, doing = stateCompleteCommit, statePrepareCommit
-	}
-	switch {
-	case st.State == done:
-		if c.V2() && st.ProducerID >= 0 {
-			*next = idempotence.ID{ProducerID: st.ProducerID, Epoch: st.ProducerEpoch}
+	if c.isUnsure(id, commit) {
+		done, doing := stateCompleteAbort, statePrepareAbort
+		if commit {
+			done, doing = stateCompleteCommit, statePrepareCommit
 		}
-		c.log.Info("txn: an EndTxn whose response was lost had ended the transaction", "commit", commit, "state", st.State)
-		return vOK, nil
-	case st.State == doing:
-		return vRetrySoon, fmt.Errorf("transaction in state %s", st.State)
-	case commit && (st.State == stateCompleteAbort || st.State == statePrepareAbort):
-		return vAbortable, fmt.Errorf("%w by the coordinator (state %s) while the commit of %v was unanswered: %w", ErrAborted, st.State, id, cause)
+		switch {
+		case st.State == done:
+			if c.V2() && st.ProducerID >= 0 && st.ProducerEpoch >= 0 {
+				*next = idempotence.ID{ProducerID: st.ProducerID, Epoch: st.ProducerEpoch}
+			}
+			c.log.Info("txn: an EndTxn whose response was lost had ended the transaction", "commit", commit, "state", st.State)
+			return vOK, nil
+		case st.State == doing:
+			return vRetrySoon, fmt.Errorf("transaction in state %s", st.State)
+		case commit && (st.State == stateCompleteAbort || st.State == statePrepareAbort):
+			return vAbortable, fmt.Errorf("%w by the coordinator (state %s) while the commit of %v was unanswered: %w", ErrAborted, st.State, id, cause)
+		}
+	}
+	if st.ProducerID != id.ProducerID || st.ProducerEpoch > id.Epoch {
+		return vFenced, fmt.Errorf("%w (the coordinator holds producer id %d epoch %d, state %q)", cause, st.ProducerID, st.ProducerEpoch, st.State)
 	}
 	return vFatal, fmt.Errorf("%w (transaction state %q)", cause, st.State)
 }

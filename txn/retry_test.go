@@ -275,19 +275,37 @@ func TestEndTxnLostResponseSettled(t *testing.T) {
 }
 
 // TestEndTxnInvalidStateWithoutLostResponse: INVALID_TXN_STATE on a first
-// attempt is an out-of-order call, fatal without asking for the state.
+// attempt is an out-of-order call (fatal), unless the coordinator holds a
+// newer epoch or another producer id: then this producer was fenced.
 func TestEndTxnInvalidStateWithoutLostResponse(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeCluster(false)
-		f.then(kmsg.EndTxn, errCode(kerr.InvalidTxnState.Code))
-		c := fakeClient(f, time.Millisecond)
-		if _, err := c.EndTxn(context.Background(), testID, true); !errors.Is(err, ErrFatal) {
-			t.Fatalf("err = %v, want ErrFatal", err)
-		}
-		if n := f.count(kmsg.DescribeTransactions); n != 0 {
-			t.Fatalf("%d DescribeTransactions, want 0", n)
-		}
-	})
+	for _, tc := range []struct {
+		name     string
+		describe fakeStep
+		want     error
+	}{
+		{"same epoch", describeState("Empty", testID.ProducerID, testID.Epoch), ErrFatal},
+		{"newer epoch", describeState("Empty", testID.ProducerID, testID.Epoch+1), ErrFenced},
+		{"other producer id", describeState("Ongoing", testID.ProducerID+1, 0), ErrFenced},
+		{"not described", func(_ context.Context, req kmsg.Request) (kmsg.Response, error) { return req.ResponseKind(), nil }, ErrFatal},
+		{"describe fails", errCode(kerr.TransactionalIDAuthorizationFailed.Code), ErrFatal},
+		{"describe unsupported", fail(wire.ErrUnsupportedVersion), ErrFatal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeCluster(false)
+				f.then(kmsg.EndTxn, errCode(kerr.InvalidTxnState.Code))
+				f.then(kmsg.DescribeTransactions, tc.describe)
+				c := fakeClient(f, time.Millisecond)
+				_, err := c.EndTxn(context.Background(), testID, true)
+				if !errors.Is(err, tc.want) || !errors.Is(err, kerr.InvalidTxnState) {
+					t.Fatalf("err = %v, want %v wrapping INVALID_TXN_STATE", err, tc.want)
+				}
+				if n := f.count(kmsg.EndTxn); n != 1 {
+					t.Fatalf("%d EndTxn, want 1", n)
+				}
+			})
+		})
+	}
 }
 
 // TestEndTxnRetryAfterTimeout: an EndTxn cut short by its ctx after the
