@@ -163,3 +163,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// checkID refuses a producer id that did not come from the cluster.
+func checkID(id idempotence.ID) error {
+	if !id.Valid() || id.Epoch < 0 {
+		return fmt.Errorf("%w: %v", ErrInvalidArgument, id)
+	}
+	return nil
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -569,6 +571,59 @@ func TestFatalInjected(t *testing.T) {
 			}
 			if h.Hits() != 1 {
 				t.Fatalf("%d EndTxn requests, want 1", h.Hits())
+			}
+		})
+	}
+}
+
+// TestVersionsSent pins the request versions each flow uses: the classic
+// flow never sends EndTxn v5 (which would bump the epoch), AddPartitionsToTxn
+// stays at the client form (v3 and below), TxnOffsetCommit below v6 (topic
+// ids), and v2 adds the group implicitly with TxnOffsetCommit v5.
+func TestVersionsSent(t *testing.T) {
+	for _, f := range flows {
+		t.Run(f.name, func(t *testing.T) {
+			cl := newCluster(t, f)
+			var mu sync.Mutex
+			seen := make(map[kmsg.Key][]int16)
+			for _, k := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.TxnOffsetCommit, kmsg.EndTxn} {
+				cl.ControlKey(k.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+					mu.Lock()
+					seen[k] = append(seen[k], req.GetVersion())
+					mu.Unlock()
+					return nil, nil, false
+				})
+			}
+			pool := newPool(t, cl, nil)
+			ctx := testCtx(t)
+			c := newClient(pool, "versions")
+			id, err := c.InitProducerID(ctx, idempotence.None)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newProducer(t, cl, pool, "versions", id)
+			if !f.v2 {
+				begin(t, ctx, c, p)
+			}
+			writeAll(ctx, p, "v", 1)
+			offs := map[string]map[int32]txn.Offset{"a": {0: {Offset: 1, LeaderEpoch: -1}}}
+			if err := c.SendOffsets(ctx, p.id, offs, txn.GroupMetadata{GroupID: "vg", Generation: -1}); err != nil {
+				t.Fatal(err)
+			}
+			end(t, ctx, c, p, true)
+			mu.Lock()
+			defer mu.Unlock()
+			want := map[kmsg.Key][]int16{
+				kmsg.AddPartitionsToTxn: {3},
+				kmsg.AddOffsetsToTxn:    {3},
+				kmsg.TxnOffsetCommit:    {3},
+				kmsg.EndTxn:             {3},
+			}
+			if f.v2 {
+				want = map[kmsg.Key][]int16{kmsg.TxnOffsetCommit: {5}, kmsg.EndTxn: {5}}
+			}
+			if !maps.EqualFunc(seen, want, slices.Equal) {
+				t.Fatalf("versions sent %v, want %v", seen, want)
 			}
 		})
 	}

@@ -83,7 +83,8 @@ func (m *Machine) Transition(to State) error {
 // Fail records err and moves to AbortableError (fatal false) or
 // FatalError (fatal true). The recorded error wraps ErrAbortable, or
 // ErrFenced / ErrFatal (ErrFatal is added unless err already wraps one of
-// the two).
+// the two). An err that wraps ErrFenced or ErrFatal is fatal whatever
+// fatal says.
 //
 // From FatalError nothing changes. A second abortable failure keeps the
 // first error. An abortable failure while Aborting changes nothing: the
@@ -100,7 +101,7 @@ func (m *Machine) Fail(err error, fatal bool) {
 	switch {
 	case from == FatalError:
 		return
-	case fatal:
+	case fatal, errors.Is(err, ErrFenced), errors.Is(err, ErrFatal):
 	case from == AbortableError || from == Aborting:
 		return
 	case allowed(from, AbortableError):

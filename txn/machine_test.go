@@ -129,6 +129,9 @@ func TestFail(t *testing.T) {
 		{Ready, plain, false, FatalError, []error{ErrFatal, kerr.TopicAuthorizationFailed}},
 		{Initializing, plain, false, FatalError, []error{ErrFatal}},
 		{Uninitialized, nil, false, FatalError, []error{ErrFatal}},
+		// A fenced error is fatal even when reported as abortable.
+		{InTransaction, fenced, false, FatalError, []error{ErrFenced}},
+		{Aborting, fmt.Errorf("%w: x", ErrFatal), false, FatalError, []error{ErrFatal}},
 	} {
 		t.Run(fmt.Sprintf("%s_fatal=%v_%v", tc.from, tc.fatal, tc.err), func(t *testing.T) {
 			m := machineIn(tc.from)

@@ -17,9 +17,9 @@ import (
 // been replaced (KIP-447). An offset commit without a live group uses
 // Generation -1 and an empty MemberID.
 type GroupMetadata struct {
-	GroupID    string
-	Generation int32
-	MemberID   string
+	GroupID    string  // the consumer group whose offsets these are
+	Generation int32   // the group generation the consumer is in; -1 for none
+	MemberID   string  // the consumer's member id; "" for none
 	InstanceID *string // group.instance.id of a static member, or nil
 }
 

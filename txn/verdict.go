@@ -2,6 +2,7 @@ package txn
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -82,4 +83,34 @@ func transportVerdict(err error) verdict {
 		return vFatal
 	}
 	return vRediscover
+}
+
+// failures collects per-partition failures of one response, keeping the
+// worst verdict and the errors that led to it.
+type failures struct {
+	worst verdict
+	first error // the first failure with the worst verdict
+	more  int   // how many more share that verdict
+}
+
+func (f *failures) note(v verdict, topic string, partition int32, err error) {
+	if topic != "" {
+		err = fmt.Errorf("%s[%d]: %w", topic, partition, err)
+	}
+	switch {
+	case v > f.worst:
+		f.worst, f.first, f.more = v, err, 0
+	case v == f.worst && v != vOK:
+		f.more++
+	}
+}
+
+func (f *failures) result() (verdict, error) {
+	if f.worst == vOK {
+		return vOK, nil
+	}
+	if f.more > 0 {
+		return f.worst, fmt.Errorf("%w (and %d more)", f.first, f.more)
+	}
+	return f.worst, f.first
 }
