@@ -11,6 +11,7 @@ import (
 	"github.com/kprod/kprod/internal/metadata"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/kprod/kprod/partitioner"
+	"github.com/kprod/kprod/txn"
 )
 
 // Producer sends records to a Kafka cluster. It is safe for concurrent use;
@@ -25,6 +26,8 @@ type Producer struct {
 	cbs    *completer
 	m      metrics
 	sticky *partitioner.Sticky
+	txm    *txn.Machine // transactions: nil without a transactional id
+	txc    *txn.Client
 
 	closing   atomic.Bool
 	closeDone chan struct{}
@@ -88,7 +91,17 @@ func New(opts ...Opt) (*Producer, error) {
 		OnUpdate:        s.wake,
 	})
 	p.cbs = newCompleter(p.acc, cfg.interceptors)
-	s.acc, s.conns, s.md, s.cbs = p.acc, conns, p.md, p.cbs
+	if cfg.txnID != "" {
+		p.txm = txn.NewMachine()
+		p.txc = txn.NewClient(conns, txn.Config{
+			TransactionalID: cfg.txnID,
+			Timeout:         cfg.txnTimeout,
+			RequestTimeout:  cfg.requestTimeout,
+			RetryBackoff:    cfg.retryBackoff,
+			Logger:          cfg.logger,
+		})
+	}
+	s.acc, s.conns, s.md, s.cbs, s.txm, s.txc = p.acc, conns, p.md, p.cbs, p.txm, p.txc
 	p.s = s
 	go s.run()
 	return p, nil
@@ -132,6 +145,11 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	}
 	if ep := p.s.fatalErr.Load(); ep != nil {
 		return p.failSend(rec, cb, *ep)
+	}
+	if p.txm != nil {
+		if st := p.txm.State(); st != txn.InTransaction {
+			return p.failSend(rec, cb, p.stateError(st, "Send"))
+		}
 	}
 	for i := range rec.Headers {
 		if rec.Headers[i].Key == "" {
@@ -273,6 +291,12 @@ func (p *Producer) Close(ctx context.Context) error {
 			return p.closeErr
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	if p.txm != nil {
+		// An open transaction is aborted rather than left to time out.
+		if st := p.txm.State(); st == txn.InTransaction || st == txn.AbortableError || st == txn.Aborting {
+			_ = p.AbortTransaction(ctx)
 		}
 	}
 	p.acc.closed.Store(true)

@@ -12,6 +12,7 @@ import (
 	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/idempotence"
 	"github.com/kprod/kprod/internal/wire"
+	"github.com/kprod/kprod/txn"
 )
 
 // handleResponse answers, retries or splits each batch of a produce request.
@@ -95,10 +96,11 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 			s.requeue(rb, now, false)
 			return
 		case idempotence.Fatal:
-			fatal := fmt.Errorf("%w: %w", ErrFatal, err)
-			s.fatalErr.Store(&fatal)
-			s.abortErr.Store(&fatal)
-			s.fail(rb, fatal)
+			if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) {
+				err = fmt.Errorf("%w: %w", ErrFenced, err)
+			}
+			s.setFatal(err)
+			s.fail(rb, *s.fatalErr.Load())
 			return
 		case idempotence.Retry:
 			if errors.Is(err, kerr.OutOfOrderSequenceNumber) {
@@ -242,6 +244,11 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 // leaves a gap the broker will not accept, so the producer moves to a new
 // epoch before the next batches of any partition go out.
 func (s *sender) fail(rb *recBatch, err error) {
+	if s.txm != nil && !errors.Is(err, ErrAborted) {
+		if st := s.txm.State(); st == txn.InTransaction || st == txn.Committing {
+			s.txm.Fail(fmt.Errorf("%w: a record failed: %w", ErrAbortable, err), false)
+		}
+	}
 	if s.cfg.idempotence && rb.seq >= 0 && s.abortErr.Load() == nil {
 		s.requestReset(rb, fmt.Sprintf("a batch with sequence numbers failed: %v", err))
 	}

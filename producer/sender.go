@@ -17,6 +17,7 @@ import (
 	"github.com/kprod/kprod/internal/metadata"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/kprod/kprod/partitioner"
+	"github.com/kprod/kprod/txn"
 )
 
 // sender is the one goroutine that moves batches to brokers: it seals batches
@@ -44,6 +45,8 @@ type sender struct {
 	abortErr atomic.Pointer[error]
 	fatalErr atomic.Pointer[error]
 	stopped  chan struct{}
+	txm      *txn.Machine // nil without a transactional id
+	txc      *txn.Client  // nil without a transactional id
 	ctx      context.Context // canceled when the sender exits
 	cancel   context.CancelFunc
 
@@ -60,7 +63,9 @@ type sender struct {
 	pidBackoff    time.Duration
 	blockedSince  map[int32]time.Time // node → since when it had data but could not take it
 	unavailable   map[*partition]bool
-	requestBuffer []*recBatch
+	added         txn.PartitionSet // partitions in the open transaction (classic flow)
+	adding        bool             // an AddPartitionsToTxn is running
+	toAdd         map[string][]int32
 }
 
 // inflightReq is one produce request on the wire.
@@ -298,6 +303,11 @@ func (s *sender) canStamp() stampMode {
 	if s.pid.Valid() && !s.needReset {
 		return stampAll
 	}
+	if s.txc != nil {
+		// Transactional: the id comes from InitTransactions, and a broken
+		// sequence makes the transaction abortable; its abort takes a new epoch.
+		return stampNone
+	}
 	if s.needReset {
 		if s.unresolved() {
 			return stampResolve
@@ -351,21 +361,33 @@ func (s *sender) producerIDDone(id idempotence.ID, err error) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		fatal := fmt.Errorf("%w: %w", ErrFatal, err)
-		s.fatalErr.Store(&fatal)
 		s.logf(slog.LevelError, "cannot obtain a producer id; failing every record", "err", err)
-		s.abortErr.Store(&fatal)
+		s.setFatal(err)
 		return
 	}
-	reset := s.needReset
+	s.adoptID(id, false)
+}
+
+// adoptID makes id the producer id and epoch of new batches. A new id or
+// epoch restarts every partition's sequences at 0 (queued batches get new
+// sequences when they are sent); a transaction's end also forgets which
+// partitions joined it.
+func (s *sender) adoptID(id idempotence.ID, txnEnded bool) {
+	if txnEnded {
+		s.added.Reset()
+	}
+	old, reset := s.pid, s.needReset
 	s.pid, s.needReset = id, false
-	if !reset {
-		s.logf(slog.LevelInfo, "idempotent producer ready", "producer_id", id.ProducerID, "epoch", id.Epoch)
+	if old == id {
 		return
 	}
-	s.m.pidResets.Add(1)
-	s.logf(slog.LevelWarn, "idempotent producer took a new epoch; sequences restart at 0",
-		"producer_id", id.ProducerID, "epoch", id.Epoch)
+	switch {
+	case reset:
+		s.m.pidResets.Add(1)
+		s.logf(slog.LevelWarn, "producer took a new epoch; sequences restart at 0", "producer_id", id.ProducerID, "epoch", id.Epoch)
+	case !old.Valid():
+		s.logf(slog.LevelInfo, "idempotent producer ready", "producer_id", id.ProducerID, "epoch", id.Epoch)
+	}
 	for _, p := range s.acc.partitions() {
 		p.mu.Lock()
 		p.nextSeq, p.confirmed = 0, false
@@ -373,6 +395,38 @@ func (s *sender) producerIDDone(id idempotence.ID, err error) {
 			rb.seq, rb.maybeApplied = -1, false
 		}
 		p.mu.Unlock()
+	}
+}
+
+// setFatal ends the producer: every record queued and every later Send fails with err.
+func (s *sender) setFatal(err error) {
+	if !errors.Is(err, ErrFatal) {
+		err = fmt.Errorf("%w: %w", ErrFatal, err)
+	}
+	if s.fatalErr.CompareAndSwap(nil, &err) {
+		s.abortErr.CompareAndSwap(nil, &err)
+		if s.txm != nil {
+			s.txm.Fail(err, true)
+		}
+		s.wake()
+	}
+}
+
+// call runs fn on the sender goroutine and waits for it; it fails with
+// ErrClosed once the sender has stopped.
+func (s *sender) call(fn func()) error {
+	done := make(chan struct{})
+	s.post(func() { fn(); close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-s.stopped:
+		select {
+		case <-done:
+			return nil
+		default:
+			return ErrClosed
+		}
 	}
 }
 
@@ -406,12 +460,76 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 				continue
 			}
 		}
-		if req := s.buildRequest(node, parts, now, mode); req != nil {
+		implicit := false // partitions join a transaction through Produce v12+ (transactions v2)
+		if s.txc != nil && s.txc.V2() {
+			v, _ := conn.MaxVersion(0)
+			implicit = v >= 12
+		}
+		if req := s.buildRequest(node, parts, now, mode, implicit); req != nil {
 			s.send(conn, req)
 			sent = true
 		}
 	}
+	if len(s.toAdd) > 0 && !s.adding {
+		s.addPartitions()
+	}
 	return sent
+}
+
+// joined reports whether p's batches may go out in the open transaction; if
+// p has not been added to it yet (classic flow), it is noted for the next
+// AddPartitionsToTxn.
+func (s *sender) joined(p *partition, implicit bool) bool {
+	if s.txc == nil || implicit || s.added.Has(p.topic, p.id) {
+		return true
+	}
+	if s.toAdd == nil {
+		s.toAdd = make(map[string][]int32)
+	}
+	for _, id := range s.toAdd[p.topic] {
+		if id == p.id {
+			return false
+		}
+	}
+	s.toAdd[p.topic] = append(s.toAdd[p.topic], p.id)
+	return false
+}
+
+// addPartitions registers the noted partitions with the transaction
+// coordinator, off the sender goroutine.
+func (s *sender) addPartitions() {
+	parts, id := s.toAdd, s.pid
+	s.toAdd, s.adding = nil, true
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.deliveryTimeout)
+		defer cancel()
+		err := s.txc.AddPartitions(ctx, id, parts)
+		s.post(func() { s.partitionsAdded(parts, err) })
+	}()
+}
+
+// partitionsAdded records the outcome of an AddPartitionsToTxn. On failure
+// the transaction cannot commit, and the records waiting for those
+// partitions fail with the reason.
+func (s *sender) partitionsAdded(parts map[string][]int32, err error) {
+	s.adding = false
+	if err == nil {
+		s.added.AddAll(parts)
+		return
+	}
+	s.logf(slog.LevelWarn, "adding partitions to the transaction failed", "err", err)
+	if errors.Is(err, txn.ErrFenced) || errors.Is(err, txn.ErrFatal) {
+		s.setFatal(err)
+	} else {
+		s.txm.Fail(err, false)
+	}
+	for topic, ids := range parts {
+		for _, id := range ids {
+			for _, rb := range s.takeQueued(s.acc.partition(topic, id), false) {
+				s.fail(rb, err)
+			}
+		}
+	}
 }
 
 // leader is the node leading p, or -1.
@@ -425,7 +543,8 @@ func (s *sender) leader(p *partition) int32 {
 
 // buildRequest takes at most one batch from each partition (starting at a
 // rotating offset, for fairness) until max.request.size.
-func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mode stampMode) *inflightReq {
+func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mode stampMode, implicit bool) *inflightReq {
+	aborting := s.txm != nil && s.txm.State() == txn.Aborting
 	var req *inflightReq
 	size := 0
 	for i := range parts {
@@ -447,6 +566,10 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 			rb = nil
 		case mode == stampResolve && !rb.maybeApplied:
 			rb = nil // only batches that may be in the log go before the new epoch
+		case aborting && rb.seq < 0:
+			// Not sent yet, and its transaction is being aborted: it fails below.
+		case !s.joined(p, implicit):
+			rb = nil
 		case req != nil && size+len(rb.b.Bytes()) > s.cfg.maxRequestSize:
 			rb = nil
 		}
@@ -459,6 +582,10 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 		p.mu.Unlock()
 		if rb.sealErr != nil {
 			s.fail(rb, rb.sealErr)
+			continue
+		}
+		if aborting && rb.seq < 0 {
+			s.fail(rb, ErrAborted)
 			continue
 		}
 		if s.cfg.idempotence && rb.seq < 0 {

@@ -1,0 +1,353 @@
+package producer
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/kprod/kprod/internal/wire"
+)
+
+// testPKI is a throwaway certificate authority with a server certificate for
+// 127.0.0.1 and a client certificate, and their PEM files in a temp dir.
+type testPKI struct {
+	pool       *x509.CertPool
+	server     tls.Certificate
+	client     tls.Certificate
+	caFile     string // CA certificate, PEM
+	clientFile string // client certificate and key, PEM, in one file
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	caKey := newKey(t)
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "kprod test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(serial int64, name string, usage x509.ExtKeyUsage) (tls.Certificate, []byte) {
+		key := newKey(t)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: name},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			DNSNames:     []string{"localhost"},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert, append(certPEM, keyPEM...)
+	}
+	k := &testPKI{pool: x509.NewCertPool()}
+	k.pool.AddCert(ca)
+	k.server, _ = issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+	var clientPEM []byte
+	k.client, clientPEM = issue(3, "kprod client", x509.ExtKeyUsageClientAuth)
+	dir := t.TempDir()
+	k.caFile, k.clientFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem")
+	if err := os.WriteFile(k.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(k.clientFile, clientPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// serverTLS is the brokers' TLS config; with mutual set they require a client
+// certificate signed by the CA.
+func (k *testPKI) serverTLS(mutual bool) *tls.Config {
+	c := &tls.Config{Certificates: []tls.Certificate{k.server}, MinVersion: tls.VersionTLS12}
+	if mutual {
+		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, k.pool
+	}
+	return c
+}
+
+// clientTLS trusts the CA and, with cert set, presents the client certificate.
+func (k *testPKI) clientTLS(cert bool) *tls.Config {
+	c := &tls.Config{RootCAs: k.pool, MinVersion: tls.VersionTLS12}
+	if cert {
+		c.Certificates = []tls.Certificate{k.client}
+	}
+	return c
+}
+
+var saslMechs = []struct {
+	name string
+	mech func(user, pass string) sasl.Mechanism
+}{
+	{"PLAIN", func(u, p string) sasl.Mechanism { return plain.Auth{User: u, Pass: p}.AsMechanism() }},
+	{"SCRAM-SHA-256", func(u, p string) sasl.Mechanism { return scram.Auth{User: u, Pass: p}.AsSha256Mechanism() }},
+	{"SCRAM-SHA-512", func(u, p string) sasl.Mechanism { return scram.Auth{User: u, Pass: p}.AsSha512Mechanism() }},
+}
+
+// checkSecureRoundTrip sends records through p and reads them back with kgo
+// configured by read: every one written once, in order.
+func checkSecureRoundTrip(t *testing.T, c *kfake.Cluster, p *Producer, read ...kgo.Opt) {
+	t.Helper()
+	ctx := ctxTimeout(t, 30*time.Second)
+	l := newLedger(t)
+	const n = 300
+	for i := range n {
+		rec := l.record("sec", i)
+		rec.Partition, rec.PinPartition = int32(i%3), true
+		if i == n/2 {
+			md, err := p.SendSync(ctx, rec)
+			l.callback(i)(md, err)
+			continue
+		}
+		p.Send(ctx, rec, l.callback(i))
+	}
+	l.wait(30 * time.Second)
+	if f := l.failed(); f != 0 {
+		t.Fatalf("%d records failed, e.g. %v", f, firstErr(l))
+	}
+	l.checkLog(consume(t, c, "sec", n, read...))
+}
+
+// checkRefused sends one record through p and checks it fails within
+// max.block (given) with an error wrapping every one of want.
+func checkRefused(t *testing.T, p *Producer, maxBlock time.Duration, want ...error) {
+	t.Helper()
+	ctx := ctxTimeout(t, 30*time.Second)
+	start := time.Now()
+	_, err := p.SendSync(ctx, &Record{Topic: "sec", Value: []byte("refused")})
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("the record was written")
+	}
+	for _, w := range want {
+		if !errors.Is(err, w) {
+			t.Fatalf("got %v; want it to wrap %v", err, w)
+		}
+	}
+	if took > maxBlock+2*time.Second {
+		t.Fatalf("refused after %v, max.block is %v", took, maxBlock)
+	}
+	t.Logf("refused after %v: %v", took.Round(time.Millisecond), err)
+}
+
+func TestTLS(t *testing.T) {
+	k := newTestPKI(t)
+	const maxBlock = time.Second
+	t.Run("trusted CA", func(t *testing.T) {
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
+		p := newTestProducer(t, c, WithTLS(k.clientTLS(false)))
+		checkSecureRoundTrip(t, c, p, kgo.DialTLSConfig(k.clientTLS(false)))
+	})
+	t.Run("unknown CA", func(t *testing.T) {
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
+		p := newTestProducer(t, c, WithTLS(&tls.Config{MinVersion: tls.VersionTLS12}), WithMaxBlock(maxBlock))
+		checkRefused(t, p, maxBlock, ErrUnknownTopic, wire.ErrTLS)
+	})
+	t.Run("verification is on by default", func(t *testing.T) {
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
+		p := newTestProducer(t, c, WithProperties(map[string]string{"security.protocol": "SSL"}), WithMaxBlock(maxBlock))
+		checkRefused(t, p, maxBlock, ErrUnknownTopic, wire.ErrTLS)
+	})
+	t.Run("client certificate required and given", func(t *testing.T) {
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(true)))
+		p := newTestProducer(t, c, WithTLS(k.clientTLS(true)))
+		checkSecureRoundTrip(t, c, p, kgo.DialTLSConfig(k.clientTLS(true)))
+	})
+	t.Run("client certificate required, none given", func(t *testing.T) {
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(true)))
+		p := newTestProducer(t, c, WithTLS(k.clientTLS(false)), WithMaxBlock(maxBlock))
+		checkRefused(t, p, maxBlock, ErrUnknownTopic)
+	})
+	t.Run("TLS to a plaintext port", func(t *testing.T) {
+		c := newCluster(t, kfake.SeedTopics(3, "sec"))
+		p := newTestProducer(t, c, WithTLS(k.clientTLS(false)), WithMaxBlock(maxBlock), WithDialTimeout(500*time.Millisecond))
+		checkRefused(t, p, maxBlock, ErrUnknownTopic, wire.ErrTLS)
+	})
+	t.Run("plaintext to a TLS port", func(t *testing.T) {
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
+		p := newTestProducer(t, c, WithMaxBlock(maxBlock), WithDialTimeout(500*time.Millisecond))
+		checkRefused(t, p, maxBlock, ErrUnknownTopic)
+	})
+}
+
+func TestSASL(t *testing.T) {
+	k := newTestPKI(t)
+	const maxBlock = time.Second
+	for _, m := range saslMechs {
+		t.Run(m.name, func(t *testing.T) {
+			t.Run("right password", func(t *testing.T) {
+				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.name, "alice", "s3cret"))
+				p := newTestProducer(t, c, WithSASL(m.mech("alice", "s3cret")))
+				checkSecureRoundTrip(t, c, p, kgo.SASL(m.mech("alice", "s3cret")))
+			})
+			t.Run("wrong password", func(t *testing.T) {
+				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.name, "alice", "s3cret"))
+				p := newTestProducer(t, c, WithSASL(m.mech("alice", "guess")), WithMaxBlock(maxBlock))
+				checkRefused(t, p, maxBlock, ErrUnknownTopic, wire.ErrSASL)
+			})
+			t.Run("over TLS", func(t *testing.T) {
+				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.name, "alice", "s3cret"),
+					kfake.TLS(k.serverTLS(false)))
+				p := newTestProducer(t, c, WithSASL(m.mech("alice", "s3cret")), WithTLS(k.clientTLS(false)))
+				checkSecureRoundTrip(t, c, p, kgo.SASL(m.mech("alice", "s3cret")), kgo.DialTLSConfig(k.clientTLS(false)))
+			})
+		})
+	}
+}
+
+// TestSecurityProperties sets TLS and SASL up through the Java property names,
+// with the CA and the client key pair in PEM files.
+func TestSecurityProperties(t *testing.T) {
+	k := newTestPKI(t)
+	jaas := func(module string) string {
+		return "org.apache.kafka.common.security." + module + ` required username="alice" password="s3 \"cret\"";`
+	}
+	const pass = `s3 "cret"`
+	for _, tc := range []struct {
+		name    string
+		cluster []kfake.Opt
+		props   map[string]string
+		read    []kgo.Opt
+	}{
+		{"SSL with a truststore", []kfake.Opt{kfake.TLS(k.serverTLS(false))},
+			map[string]string{"security.protocol": "SSL", "ssl.truststore.location": k.caFile, "ssl.truststore.type": "PEM"},
+			[]kgo.Opt{kgo.DialTLSConfig(k.clientTLS(false))}},
+		{"SSL with a keystore for mutual TLS", []kfake.Opt{kfake.TLS(k.serverTLS(true))},
+			map[string]string{"security.protocol": "SSL", "ssl.truststore.location": k.caFile,
+				"ssl.keystore.location": k.clientFile, "ssl.keystore.type": "PEM"},
+			[]kgo.Opt{kgo.DialTLSConfig(k.clientTLS(true))}},
+		{"SASL_PLAINTEXT PLAIN", []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("PLAIN", "alice", pass)},
+			map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.jaas.config": jaas("plain.PlainLoginModule")},
+			[]kgo.Opt{kgo.SASL(plain.Auth{User: "alice", Pass: pass}.AsMechanism())}},
+		{"SASL_PLAINTEXT SCRAM-SHA-256", []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "alice", pass)},
+			map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256", "sasl.jaas.config": jaas("scram.ScramLoginModule")},
+			[]kgo.Opt{kgo.SASL(scram.Auth{User: "alice", Pass: pass}.AsSha256Mechanism())}},
+		{"SASL_SSL SCRAM-SHA-512", []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "alice", pass), kfake.TLS(k.serverTLS(false))},
+			map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.jaas.config": jaas("scram.ScramLoginModule"),
+				"ssl.truststore.location": k.caFile},
+			[]kgo.Opt{kgo.SASL(scram.Auth{User: "alice", Pass: pass}.AsSha512Mechanism()), kgo.DialTLSConfig(k.clientTLS(false))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, append([]kfake.Opt{kfake.SeedTopics(3, "sec")}, tc.cluster...)...)
+			p := newTestProducer(t, c, WithProperties(tc.props))
+			checkSecureRoundTrip(t, c, p, tc.read...)
+		})
+	}
+}
+
+// TestAuthorization runs the producer as users the cluster's ACLs restrict.
+func TestAuthorization(t *testing.T) {
+	allow := func(topic string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: topic, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	c := newCluster(t, kfake.SeedTopics(3, "sec", "readonly", "hidden"), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin"),
+		kfake.User("PLAIN", "alice", "pw", allow("sec", kmsg.ACLOperationWrite), allow("sec", kmsg.ACLOperationDescribe),
+			allow("readonly", kmsg.ACLOperationDescribe)),
+		kfake.User("PLAIN", "bob", "pw", allow("sec", kmsg.ACLOperationDescribe)))
+	admin := kgo.SASL(plain.Auth{User: "admin", Pass: "admin"}.AsMechanism())
+
+	t.Run("denied topics among allowed records", func(t *testing.T) {
+		p := newTestProducer(t, c, WithSASL(plain.Auth{User: "alice", Pass: "pw"}.AsMechanism()), WithMaxBlock(2*time.Second))
+		ctx := ctxTimeout(t, 30*time.Second)
+		l := newLedger(t)
+		id := 0
+		good := func(n int) {
+			for range n {
+				rec := l.record("sec", id)
+				rec.Partition, rec.PinPartition = int32(id%3), true
+				p.Send(ctx, rec, l.callback(id))
+				id++
+			}
+		}
+		good(50)
+		// Described but not writable: the broker refuses the produce.
+		_, err := p.SendSync(ctx, &Record{Topic: "readonly", Value: []byte("x")})
+		if !errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, ErrFatal) {
+			t.Fatalf("write to a read-only topic: %v; want TOPIC_AUTHORIZATION_FAILED, not fatal", err)
+		}
+		good(50)
+		// Not even described: refused with the metadata answer.
+		start := time.Now()
+		_, err = p.SendSync(ctx, &Record{Topic: "hidden", Value: []byte("x")})
+		if !errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, ErrFatal) {
+			t.Fatalf("write to a hidden topic: %v; want TOPIC_AUTHORIZATION_FAILED, not fatal", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("an authorization error took %v (max.block 2s): it is not retriable", d)
+		}
+		good(50)
+		l.wait(30 * time.Second)
+		if f := l.failed(); f != 0 {
+			t.Fatalf("%d allowed records failed, e.g. %v", f, firstErr(l))
+		}
+		l.checkLog(consume(t, c, "sec", id, admin))
+	})
+	t.Run("no write permission anywhere", func(t *testing.T) {
+		// An idempotent producer needs a producer id, which needs write on
+		// some topic (or IDEMPOTENT_WRITE): the cluster refuses it.
+		p := newTestProducer(t, c, WithSASL(plain.Auth{User: "bob", Pass: "pw"}.AsMechanism()), WithMaxBlock(2*time.Second))
+		ctx := ctxTimeout(t, 30*time.Second)
+		_, err := p.SendSync(ctx, &Record{Topic: "sec", Value: []byte("x")})
+		if !errors.Is(err, kerr.ClusterAuthorizationFailed) || !errors.Is(err, ErrFatal) {
+			t.Fatalf("got %v; want CLUSTER_AUTHORIZATION_FAILED and ErrFatal", err)
+		}
+		if _, err := p.SendSync(ctx, &Record{Topic: "sec", Value: []byte("y")}); !errors.Is(err, ErrFatal) {
+			t.Fatalf("a record after the fatal error: %v", err)
+		}
+	})
+}

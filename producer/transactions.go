@@ -1,0 +1,221 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/txn"
+)
+
+// Transaction errors, shared with package txn so errors.Is works either way.
+var (
+	// ErrFenced: another producer with the same transactional id took over
+	// (or the epoch is otherwise invalid). Fatal: close the producer.
+	ErrFenced = txn.ErrFenced
+	// ErrAbortable: the open transaction cannot commit; abort it and go on.
+	ErrAbortable = txn.ErrAbortable
+	// ErrTxnTimeout: the call's context ended before the coordinator
+	// answered; calling it again is safe.
+	ErrTxnTimeout = txn.ErrTimeout
+	// ErrInvalidState: a transactional call out of order (Send or Commit
+	// without Begin, Begin twice, a transactional call on a producer
+	// without a transactional id).
+	ErrInvalidState = txn.ErrInvalidState
+	// ErrAborted: the record's transaction was aborted before it was sent.
+	ErrAborted = txn.ErrAborted
+)
+
+// GroupMetadata identifies the consumer whose offsets join a transaction
+// (group id, generation, member id, group instance id; KIP-447).
+type GroupMetadata = txn.GroupMetadata
+
+// OffsetAndMetadata is a consumed position committed with a transaction:
+// the next offset to read, the leader epoch of the last record read (-1 if
+// unknown), and optional metadata.
+type OffsetAndMetadata = txn.Offset
+
+// notTransactional is the error of a transactional call on a producer without
+// a transactional id.
+func notTransactional() error {
+	return fmt.Errorf("%w: the producer has no transactional.id", ErrInvalidState)
+}
+
+// InitTransactions gets the producer id for the transactional id, fencing
+// any older producer with the same id and finishing its open transaction.
+// It must be called once before the first BeginTransaction; after an
+// ErrTxnTimeout it may be called again.
+func (p *Producer) InitTransactions(ctx context.Context) error {
+	if p.txm == nil {
+		return notTransactional()
+	}
+	if p.closing.Load() {
+		return ErrClosed
+	}
+	if p.txm.State() != txn.Initializing {
+		if err := p.txm.Transition(txn.Initializing); err != nil {
+			return err
+		}
+	}
+	id, err := p.txc.InitProducerID(ctx, idempotence.None)
+	if err != nil {
+		p.txFailed(err)
+		return err
+	}
+	if err := p.s.call(func() { p.s.adoptID(id, false) }); err != nil {
+		return err
+	}
+	return p.txm.Transition(txn.Ready)
+}
+
+// BeginTransaction opens a transaction: records sent from now on and offsets
+// sent with SendOffsetsToTransaction are committed or aborted together.
+func (p *Producer) BeginTransaction() error {
+	if p.txm == nil {
+		return notTransactional()
+	}
+	if p.closing.Load() {
+		return ErrClosed
+	}
+	return p.txm.Transition(txn.InTransaction)
+}
+
+// SendOffsetsToTransaction makes committing the consumed offsets (topic →
+// partition → position) of group part of the open transaction: they take
+// effect only if the transaction commits. This is how a
+// consume-transform-produce loop reads and writes exactly once.
+func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets map[string]map[int32]OffsetAndMetadata, group GroupMetadata) error {
+	if p.txm == nil {
+		return notTransactional()
+	}
+	if st := p.txm.State(); st != txn.InTransaction {
+		return p.stateError(st, "SendOffsetsToTransaction")
+	}
+	id, err := p.currentID()
+	if err != nil {
+		return err
+	}
+	if err := p.txc.SendOffsets(ctx, id, offsets, group); err != nil {
+		p.txFailed(err)
+		return err
+	}
+	return nil
+}
+
+// CommitTransaction sends every buffered record of the transaction (without
+// waiting for linger), waits until all are acknowledged, and commits. If a
+// record failed, the transaction cannot commit: the error wraps
+// ErrAbortable and AbortTransaction is next. After ErrTxnTimeout, calling
+// CommitTransaction again is safe.
+func (p *Producer) CommitTransaction(ctx context.Context) error {
+	if p.txm == nil {
+		return notTransactional()
+	}
+	if p.txm.State() != txn.Committing {
+		if err := p.txm.Transition(txn.Committing); err != nil {
+			return err
+		}
+	}
+	if err := p.flushAll(ctx); err != nil {
+		return fmt.Errorf("%w: waiting for the transaction's records: %w", ErrTxnTimeout, err)
+	}
+	if p.txm.State() != txn.Committing {
+		return p.txm.Err() // a record failed: the transaction must be aborted
+	}
+	return p.endTxn(ctx, true)
+}
+
+// AbortTransaction fails the transaction's records not yet sent with
+// ErrAborted (their callbacks run), waits for those in flight, and aborts:
+// a read_committed consumer never sees any record of the transaction. The
+// producer is then ready for the next transaction. After ErrTxnTimeout,
+// calling AbortTransaction again is safe.
+func (p *Producer) AbortTransaction(ctx context.Context) error {
+	if p.txm == nil {
+		return notTransactional()
+	}
+	if p.txm.State() != txn.Aborting {
+		if err := p.txm.Transition(txn.Aborting); err != nil {
+			return err
+		}
+	}
+	if err := p.s.call(func() { p.s.failQueued(fmt.Errorf("%w", ErrAborted)) }); err != nil {
+		return err
+	}
+	if err := p.flushAll(ctx); err != nil {
+		return fmt.Errorf("%w: waiting for the transaction's requests in flight: %w", ErrTxnTimeout, err)
+	}
+	return p.endTxn(ctx, false)
+}
+
+// endTxn ends the transaction at the coordinator and moves to the epoch the
+// producer uses next.
+func (p *Producer) endTxn(ctx context.Context, commit bool) error {
+	id, err := p.currentID()
+	if err != nil {
+		return err
+	}
+	next, err := p.txc.EndTxn(ctx, id, commit)
+	if err != nil {
+		p.txFailed(err)
+		return err
+	}
+	var broken bool
+	if err := p.s.call(func() { broken = p.s.needReset }); err != nil {
+		return err
+	}
+	if broken && next == id {
+		// Sequences broke during the transaction and the coordinator kept
+		// the epoch: take a new one so the next transaction starts clean.
+		if err := p.txm.Transition(txn.Initializing); err != nil {
+			return err
+		}
+		if next, err = p.txc.InitProducerID(ctx, id); err != nil {
+			p.txFailed(err)
+			return err
+		}
+	}
+	if err := p.s.call(func() { p.s.adoptID(next, true) }); err != nil {
+		return err
+	}
+	return p.txm.Transition(txn.Ready)
+}
+
+// currentID is the producer id and epoch the sender stamps batches with.
+func (p *Producer) currentID() (idempotence.ID, error) {
+	var id idempotence.ID
+	err := p.s.call(func() { id = p.s.pid })
+	return id, err
+}
+
+// txFailed moves the state machine on an error from the coordinator: fenced
+// and fatal errors end the producer, abortable ones the transaction. A
+// timeout changes nothing.
+func (p *Producer) txFailed(err error) {
+	switch {
+	case errors.Is(err, txn.ErrTimeout):
+	case errors.Is(err, txn.ErrFenced), errors.Is(err, txn.ErrFatal):
+		p.txm.Fail(err, true)
+		p.s.setFatal(err)
+	case errors.Is(err, txn.ErrAbortable):
+		p.txm.Fail(err, false)
+	}
+}
+
+// stateError explains why a call is refused in state st.
+func (p *Producer) stateError(st txn.State, call string) error {
+	if st == txn.AbortableError || st == txn.FatalError {
+		return p.txm.Err()
+	}
+	return fmt.Errorf("%w: %s in state %v", ErrInvalidState, call, st)
+}
+
+// flushAll sends everything buffered and waits for the answers.
+func (p *Producer) flushAll(ctx context.Context) error {
+	g := p.acc.beginFlush()
+	p.acc.flushing.Add(1)
+	defer p.acc.flushing.Add(-1)
+	p.s.wake()
+	return p.acc.awaitFlushed(ctx, g)
+}
