@@ -45,27 +45,27 @@ type sender struct {
 	abortErr atomic.Pointer[error]
 	fatalErr atomic.Pointer[error]
 	stopped  chan struct{}
-	txm      *txn.Machine // nil without a transactional id
-	txc      *txn.Client  // nil without a transactional id
+	txm      *txn.Machine    // nil without a transactional id
+	txc      *txn.Client     // nil without a transactional id
 	ctx      context.Context // canceled when the sender exits
 	cancel   context.CancelFunc
 
 	// ---- sender goroutine only ----
-	pid           idempotence.ID
-	pidBusy       bool // an InitProducerId is running
-	needReset     bool // sequences broke: new epoch once nothing is in flight
-	inflight      int  // batches in flight, all brokers
-	sealing       []*recBatch
-	ready         []*partition
-	byNode        map[int32][]*partition
-	rotate        int
-	loads         map[string][]int32
-	pidBackoff    time.Duration
-	blockedSince  map[int32]time.Time // node → since when it had data but could not take it
-	unavailable   map[*partition]bool
-	added         txn.PartitionSet // partitions in the open transaction (classic flow)
-	adding        bool             // an AddPartitionsToTxn is running
-	toAdd         map[string][]int32
+	pid          idempotence.ID
+	pidBusy      bool // an InitProducerId is running
+	needReset    bool // sequences broke: new epoch once nothing is in flight
+	inflight     int  // batches in flight, all brokers
+	sealing      []*recBatch
+	ready        []*partition
+	byNode       map[int32][]*partition
+	rotate       int
+	loads        map[string][]int32
+	pidBackoff   time.Duration
+	blockedSince map[int32]time.Time // node → since when it had data but could not take it
+	unavailable  map[*partition]bool
+	added        txn.PartitionSet // partitions in the open transaction (classic flow)
+	adding       bool             // an AddPartitionsToTxn is running
+	toAdd        map[string][]int32
 }
 
 // inflightReq is one produce request on the wire.

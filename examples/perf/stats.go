@@ -83,24 +83,29 @@ func (s *slot) done(_ producer.RecordMetadata, err error) {
 	s.list.put(s)
 }
 
-// slotList is the free list of slots; it grows to the number of records in
-// flight at the busiest moment.
+// slotList is the free list of slots; it grows to the most records in
+// flight. get is for the one sending goroutine and takes from a private
+// cache, refilled a whole batch at a time from what put returned, so the
+// sender and the callbacks rarely meet on the lock.
 type slotList struct {
-	st   *stats
-	mu   sync.Mutex
-	free []*slot // guarded by mu
+	st       *stats
+	cache    []*slot // sending goroutine only
+	mu       sync.Mutex
+	returned []*slot // guarded by mu
 }
 
 // get returns a free slot stamped with the current time.
 func (l *slotList) get() *slot {
-	l.mu.Lock()
-	var s *slot
-	if n := len(l.free); n > 0 {
-		s = l.free[n-1]
-		l.free = l.free[:n-1]
+	if len(l.cache) == 0 {
+		l.mu.Lock()
+		l.cache, l.returned = l.returned, l.cache[:0]
+		l.mu.Unlock()
 	}
-	l.mu.Unlock()
-	if s == nil {
+	var s *slot
+	if n := len(l.cache); n > 0 {
+		s = l.cache[n-1]
+		l.cache = l.cache[:n-1]
+	} else {
 		s = &slot{list: l}
 		s.cb = s.done
 	}
@@ -110,7 +115,7 @@ func (l *slotList) get() *slot {
 
 func (l *slotList) put(s *slot) {
 	l.mu.Lock()
-	l.free = append(l.free, s)
+	l.returned = append(l.returned, s)
 	l.mu.Unlock()
 }
 
