@@ -28,6 +28,9 @@ type Producer struct {
 	sticky *partitioner.Sticky
 	txm    *txn.Machine // transactions: nil without a transactional id
 	txc    *txn.Client
+	// txnTouched: a record or offsets joined the open transaction, so it
+	// must be ended at the coordinator.
+	txnTouched atomic.Bool
 
 	closing   atomic.Bool
 	closeDone chan struct{}
@@ -191,6 +194,9 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	}
 	if sticky {
 		p.sticky.OnAppend(rec.Topic, part, res.bytes, res.full, n, t.Available)
+	}
+	if p.txm != nil && !p.txnTouched.Load() {
+		p.txnTouched.Store(true)
 	}
 	return res.fut
 }

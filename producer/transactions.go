@@ -96,6 +96,7 @@ func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets map[str
 	if err != nil {
 		return err
 	}
+	p.txnTouched.Store(true)
 	if err := p.txc.SendOffsets(ctx, id, offsets, group); err != nil {
 		p.txFailed(err)
 		return err
@@ -152,6 +153,10 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // endTxn ends the transaction at the coordinator and moves to the epoch the
 // producer uses next.
 func (p *Producer) endTxn(ctx context.Context, commit bool) error {
+	if !p.txnTouched.Load() {
+		// Nothing joined the transaction: there is nothing to end.
+		return p.txm.Transition(txn.Ready)
+	}
 	id, err := p.currentID()
 	if err != nil {
 		return err
@@ -179,6 +184,7 @@ func (p *Producer) endTxn(ctx context.Context, commit bool) error {
 	if err := p.s.call(func() { p.s.adoptID(next, true) }); err != nil {
 		return err
 	}
+	p.txnTouched.Store(false)
 	return p.txm.Transition(txn.Ready)
 }
 

@@ -238,3 +238,37 @@ func TestTransactionalCallsOutOfOrder(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+func TestEmptyTransactions(t *testing.T) {
+	txnFlows(t, func(t *testing.T, opts ...kfake.Opt) {
+		c := newCluster(t, append(opts, kfake.SeedTopics(1, "empty"))...)
+		p := newTxnProducer(t, c, "tx-empty")
+		ctx := ctxTimeout(t, 20*time.Second)
+		for i := 0; i < 3; i++ {
+			if err := p.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.CommitTransaction(ctx); err != nil {
+				t.Fatalf("empty commit: %v", err)
+			}
+			if err := p.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.AbortTransaction(ctx); err != nil {
+				t.Fatalf("empty abort: %v", err)
+			}
+		}
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.SendSync(ctx, &Record{Topic: "empty", Value: []byte("v-1")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.CommitTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := consume(t, c, "empty", 1, readCommitted); len(got) != 1 {
+			t.Fatalf("read %d", len(got))
+		}
+	})
+}
