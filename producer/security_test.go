@@ -37,7 +37,7 @@ type testPKI struct {
 	clientFile string // client certificate and key, PEM, in one file
 }
 
-func newTestPKI(t *testing.T) *testPKI {
+func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
 	caKey := newKey(t)
 	caTmpl := &x509.Certificate{
@@ -101,7 +101,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	return k
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
