@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/producer"
+)
+
+// errUnknownLib means a library name is neither kprod nor kgo.
+var errUnknownLib = errors.New("benchcmp: unknown library")
+
+// libraries are the producers compared, in run order.
+var libraries = []string{"kprod", "kgo"}
+
+// driver is one producer library under test, configured for a workload.
+type driver interface {
+	// send hands one record to the library. When s is not nil the record's
+	// latency is sampled through it; otherwise its answer is only counted.
+	send(ctx context.Context, value []byte, s *slot)
+	// counts reports records and batches the library wrote so far.
+	counts() (records, batches int64)
+	close(ctx context.Context) error
+}
+
+// newDriver configures lib for workload w against brokers.
+func newDriver(lib string, w workload, brokers []string, topic string, h *harness, kprodProps map[string]string) (driver, error) {
+	switch lib {
+	case "kprod":
+		return newKprod(w, brokers, topic, h, kprodProps)
+	case "kgo":
+		return newKgo(w, brokers, topic, h)
+	}
+	return nil, fmt.Errorf("%w: %q", errUnknownLib, lib)
+}
+
+// kprodDriver sends through kprod: acks=all, idempotent, the workload's
+// linger and codec, defaults otherwise.
+type kprodDriver struct {
+	p   *producer.Producer
+	h   *harness
+	rec producer.Record // reused: Send copies what it keeps
+}
+
+func newKprod(w workload, brokers []string, topic string, h *harness, props map[string]string) (*kprodDriver, error) {
+	codec, err := batch.ParseCodec(w.codec)
+	if err != nil {
+		return nil, err
+	}
+	p, err := producer.New(
+		producer.WithBrokers(brokers...),
+		producer.WithClientID("benchcmp"),
+		producer.WithAcks(producer.AcksAll),
+		producer.WithIdempotence(true),
+		producer.WithLinger(w.linger),
+		producer.WithCompression(codec),
+		producer.WithProperties(props), // -kprod-props, for experiments
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &kprodDriver{p: p, h: h, rec: producer.Record{Topic: topic}}, nil
+}
+
+func (d *kprodDriver) send(ctx context.Context, value []byte, s *slot) {
+	d.rec.Value = value
+	cb := d.h.kprodCB
+	if s != nil {
+		cb = s.kprodCB
+	}
+	d.p.Send(ctx, &d.rec, cb)
+}
+
+func (d *kprodDriver) counts() (records, batches int64) {
+	m := d.p.Metrics()
+	return m.RecordsSent, m.BatchesSent
+}
+
+func (d *kprodDriver) close(ctx context.Context) error { return d.p.Close(ctx) }
+
+// kgoDriver sends through franz-go's kgo: acks=all (AllISRAcks),
+// idempotent (kgo's default), the workload's linger and codec, defaults
+// otherwise.
+type kgoDriver struct {
+	cl    *kgo.Client
+	h     *harness
+	topic string
+	hook  *kgoBatchHook
+}
+
+// kgoBatchHook counts the batches and records kgo wrote.
+type kgoBatchHook struct {
+	records, batches atomic.Int64
+}
+
+// OnProduceBatchWritten is kgo's per-batch hook.
+func (h *kgoBatchHook) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	h.records.Add(int64(m.NumRecords))
+	h.batches.Add(1)
+}
+
+func newKgo(w workload, brokers []string, topic string, h *harness) (*kgoDriver, error) {
+	var codec kgo.CompressionCodec
+	switch w.codec {
+	case "none":
+		codec = kgo.NoCompression()
+	case "lz4":
+		codec = kgo.Lz4Compression()
+	case "zstd":
+		codec = kgo.ZstdCompression()
+	default:
+		return nil, fmt.Errorf("%w: codec %q", errUnknownWorkload, w.codec)
+	}
+	hook := &kgoBatchHook{}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID("benchcmp"),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(w.linger),
+		kgo.ProducerBatchCompression(codec),
+		kgo.WithHooks(hook),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &kgoDriver{cl: cl, h: h, topic: topic, hook: hook}, nil
+}
+
+func (d *kgoDriver) send(ctx context.Context, value []byte, s *slot) {
+	if s != nil {
+		s.kgoRec = kgo.Record{Topic: d.topic, Value: value}
+		d.cl.Produce(ctx, &s.kgoRec, s.kgoPromise)
+		return
+	}
+	r := d.h.kgoRecord()
+	*r = kgo.Record{Topic: d.topic, Value: value}
+	d.cl.Produce(ctx, r, d.h.kgoPromise)
+}
+
+func (d *kgoDriver) counts() (records, batches int64) {
+	return d.hook.records.Load(), d.hook.batches.Load()
+}
+
+func (d *kgoDriver) close(ctx context.Context) error {
+	err := d.cl.Flush(ctx)
+	d.cl.Close()
+	return err
+}

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// errUsage marks a bad command line.
+var errUsage = errors.New("benchcmp: invalid arguments")
+
+// errTargetsMissed is returned when the comparison ran but kprod missed targets.
+var errTargetsMissed = errors.New("benchcmp: targets missed")
+
+func main() {
+	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	case errors.Is(err, errTargetsMissed):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	default:
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// options is the command line of all three roles: the parent that compares,
+// the broker process and a measured child run.
+type options struct {
+	// parent
+	runs           int
+	records        int64
+	warmup         int64
+	latencySeconds float64
+	rate           float64
+	workloads      string
+	libs           string
+	partitions     int
+	topic          string
+	runTimeout     time.Duration
+	profileDir     string
+	memProfileRate int
+	verbose        bool
+	out            string
+	sample         int64
+	kprodProps     string
+
+	// broker process
+	serveBroker    bool
+	brokerLifetime time.Duration
+
+	// child run
+	child      string
+	workload   string
+	brokers    string
+	timeout    time.Duration
+	cpuProfile string
+	memProfile string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("benchcmp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.runs, "runs", 5, "runs per library and workload (alternating kprod, kgo)")
+	fs.Int64Var(&o.records, "records", 1_000_000, "records per throughput run of 100-byte values (1 KiB values: a quarter)")
+	fs.Int64Var(&o.warmup, "warmup", 20_000, "records sent and answered before measuring (latency workload: half a second's worth)")
+	fs.Float64Var(&o.latencySeconds, "latency-seconds", 3, "length of a latency run (workload d)")
+	fs.Float64Var(&o.rate, "rate", 10_000, "records/s of the latency workload (d)")
+	fs.StringVar(&o.workloads, "workloads", "a,b,c,d", "workloads to run: a, b, c, d")
+	fs.StringVar(&o.libs, "libs", "kprod,kgo", "libraries to run: kprod, kgo")
+	fs.IntVar(&o.partitions, "partitions", 3, "partitions of the benchmark topic")
+	fs.StringVar(&o.topic, "topic", "bench", "benchmark topic")
+	fs.DurationVar(&o.runTimeout, "run-timeout", 2*time.Minute, "bound on one child run")
+	fs.StringVar(&o.profileDir, "profile", "", "directory for a CPU and an allocation profile of every run")
+	fs.IntVar(&o.memProfileRate, "memprofilerate", 0, "runtime.MemProfileRate in profiled runs; 0 keeps Go's default")
+	fs.BoolVar(&o.verbose, "v", false, "print every run's result as it finishes")
+	fs.StringVar(&o.out, "out", "", "also write the report to this file")
+	fs.Int64Var(&o.sample, "sample", 16, "throughput workloads time one record in this many (the latency workload times all)")
+	fs.StringVar(&o.kprodProps, "kprod-props", "", "extra kprod settings as Java properties k=v,... (experiments; the targets assume none)")
+
+	fs.BoolVar(&o.serveBroker, "serve-broker", false, "internal: run the blackhole broker and print its address")
+	fs.DurationVar(&o.brokerLifetime, "broker-lifetime", time.Hour, "internal: the broker process ends after this long")
+
+	fs.StringVar(&o.child, "child", "", "internal: measure this library (kprod or kgo) once")
+	fs.StringVar(&o.workload, "workload", "", "internal: the child's workload")
+	fs.StringVar(&o.brokers, "brokers", "", "internal: the child's brokers")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "internal: bound on the child's run")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "internal: the child's CPU profile file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "internal: the child's allocation profile file")
+	if err := fs.Parse(args); err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	switch {
+	case o.sample < 1:
+		return nil, fmt.Errorf("%w: -sample must be at least 1", errUsage)
+	case o.runs < 1:
+		return nil, fmt.Errorf("%w: -runs must be at least 1", errUsage)
+	case o.records < 4 || o.warmup < 0:
+		return nil, fmt.Errorf("%w: -records must be at least 4 and -warmup not negative", errUsage)
+	case o.latencySeconds <= 0 || o.rate <= 0:
+		return nil, fmt.Errorf("%w: -latency-seconds and -rate must be positive", errUsage)
+	case o.partitions < 1 || o.partitions > 10_000:
+		return nil, fmt.Errorf("%w: -partitions must be between 1 and 10000", errUsage)
+	case o.topic == "":
+		return nil, fmt.Errorf("%w: -topic is empty", errUsage)
+	case o.runTimeout <= 0 || o.timeout <= 0 || o.brokerLifetime <= 0:
+		return nil, fmt.Errorf("%w: timeouts must be positive", errUsage)
+	}
+	return o, nil
+}
+
+// run dispatches on the role the command line gives.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.serveBroker:
+		return serveBroker(o.topic, o.partitions, o.brokerLifetime, stdin, stdout)
+	case o.child != "":
+		w, err := findWorkload(o.workload)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		if !isLibrary(o.child) {
+			return fmt.Errorf("%w: %w: %q", errUsage, errUnknownLib, o.child)
+		}
+		if o.brokers == "" {
+			return fmt.Errorf("%w: -child needs -brokers", errUsage)
+		}
+		props, err := parseProps(o.kprodProps)
+		if err != nil {
+			return err
+		}
+		w.rate = childRate(w, o.rate)
+		return runChildMode(childConfig{lib: o.child, workload: w, brokers: strings.Split(o.brokers, ","), topic: o.topic,
+			records: o.records, warmup: o.warmup, timeout: o.timeout, sampleEvery: o.sample, kprodProps: props,
+			cpuProfile: o.cpuProfile, memProfile: o.memProfile, memProfileRate: o.memProfileRate}, stdout)
+	}
+	return compare(o, stdout, stderr)
+}
+
+// childRate is the send rate of w's runs: -rate for the latency workload.
+func childRate(w workload, rate float64) float64 {
+	if w.rate > 0 {
+		return rate
+	}
+	return 0
+}
+
+// compare runs every selected workload for every selected library and
+// prints the report.
+func compare(o *options, stdout, stderr io.Writer) error {
+	if _, err := parseProps(o.kprodProps); err != nil {
+		return err
+	}
+	ws, err := selectWorkloads(o.workloads)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	libs, err := selectLibs(o.libs)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	self, err := selfPath()
+	if err != nil {
+		return err
+	}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The broker lives as long as the whole comparison may.
+	lifetime := time.Duration(len(ws)*len(libs)*o.runs+1) * o.runTimeout
+	broker, err := startBroker(self, o.topic, o.partitions, lifetime, 30*time.Second, stderr)
+	if err != nil {
+		return err
+	}
+	defer broker.stop()
+	fmt.Fprintf(stderr, "blackhole broker pid %d at %s\n", broker.pid(), strings.Join(broker.addrs, ","))
+
+	var outs []outcome
+	for _, w := range ws {
+		out := outcome{w: w, runs: make(map[string][]result)}
+		for i := 0; i < o.runs; i++ {
+			for _, lib := range libs {
+				cpu0, err := processCPU(broker.pid())
+				if err != nil {
+					return fmt.Errorf("broker CPU time: %w", err)
+				}
+				r, err := runChild(ctx, self, o, w, lib, i, broker.addrs, stderr)
+				if err != nil {
+					return fmt.Errorf("workload %s, %s run %d: %w", w.name, lib, i+1, err)
+				}
+				cpu1, err := processCPU(broker.pid())
+				if err != nil {
+					return fmt.Errorf("broker CPU time: %w", err)
+				}
+				r.BrokerCPUMicrosPerRec = float64(cpu1-cpu0) / 1e3 / float64(r.Records+r.Warmup)
+				if r.Errors > 0 {
+					return fmt.Errorf("workload %s, %s run %d: %d records failed, the first with: %s", w.name, lib, i+1, r.Errors, r.FirstErr)
+				}
+				out.runs[lib] = append(out.runs[lib], r)
+				if o.verbose {
+					fmt.Fprintf(stderr, "%s run %d %-5s records/s=%s cpu_us/rec=%.3f allocs/rec=%.3f p99_ms=%.3f peak_rss_mib=%.1f rec/batch=%.1f broker_cpu_us/rec=%.3f\n",
+						w.name, i+1, lib, group(r.RecordsPerSec, 0), r.CPUMicrosPerRec, r.AllocsPerRec, r.P99Ms,
+						float64(r.PeakRSSKiB)/1024, r.RecordsPerBatch, r.BrokerCPUMicrosPerRec)
+				}
+			}
+		}
+		outs = append(outs, out)
+	}
+
+	var report bytes.Buffer
+	writeEnvironment(&report, o)
+	missed := writeReport(&report, outs)
+	if _, err := stdout.Write(report.Bytes()); err != nil {
+		return err
+	}
+	if o.out != "" {
+		if err := os.WriteFile(o.out, report.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	if missed > 0 && len(libs) == len(libraries) {
+		return fmt.Errorf("%w: %d", errTargetsMissed, missed)
+	}
+	return nil
+}
+
+// selectLibs parses the -libs list.
+func selectLibs(list string) ([]string, error) {
+	var out []string
+	for _, l := range strings.Split(list, ",") {
+		l = strings.TrimSpace(l)
+		if l == "" || containsString(out, l) {
+			continue
+		}
+		if !isLibrary(l) {
+			return nil, fmt.Errorf("%w: %q", errUnknownLib, l)
+		}
+		out = append(out, l)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: none selected", errUnknownLib)
+	}
+	return out, nil
+}
+
+func containsString(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// runChild runs one measured child process and returns its result.
+func runChild(ctx context.Context, self string, o *options, w workload, lib string, i int, brokers []string, stderr io.Writer) (result, error) {
+	records, warmup, sample := o.records/int64(w.recordsDiv), o.warmup, o.sample
+	if w.latency {
+		records = int64(o.latencySeconds * o.rate)
+		warmup = max(int64(o.rate/2), 1)
+		sample = 1
+	}
+	args := []string{"-child", lib, "-workload", w.name, "-brokers", strings.Join(brokers, ","), "-topic", o.topic,
+		"-records", strconv.FormatInt(records, 10), "-warmup", strconv.FormatInt(warmup, 10),
+		"-rate", strconv.FormatFloat(o.rate, 'f', -1, 64), "-timeout", o.runTimeout.String(),
+		"-sample", strconv.FormatInt(sample, 10), "-kprod-props", o.kprodProps}
+	if o.profileDir != "" {
+		base := filepath.Join(o.profileDir, fmt.Sprintf("%s-%s-%d", w.name, lib, i+1))
+		args = append(args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".allocs.pprof")
+		if o.memProfileRate > 0 {
+			args = append(args, "-memprofilerate", strconv.Itoa(o.memProfileRate))
+		}
+	}
+	// The child bounds itself by -timeout; this bound (a little longer)
+	// also covers its start and close.
+	cctx, cancel := context.WithTimeout(ctx, o.runTimeout+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, self, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%w\n%s", err, strings.TrimSpace(errOut.String()))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, resultPrefix) {
+			return parseResult(line)
+		}
+	}
+	if errOut.Len() > 0 {
+		fmt.Fprint(stderr, errOut.String())
+	}
+	return result{}, fmt.Errorf("%w: the child printed none", errBadResult)
+}
+
+// parseProps reads "k=v,k=v" (the -kprod-props flag) into a map.
+func parseProps(s string) (map[string]string, error) {
+	props := make(map[string]string)
+	for _, kv := range strings.Split(s, ",") {
+		if strings.TrimSpace(kv) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: -kprod-props: %q is not key=value", errUsage, kv)
+		}
+		props[k] = strings.TrimSpace(v)
+	}
+	return props, nil
+}

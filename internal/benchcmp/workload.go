@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// errUnknownWorkload means a workload name is not one of a, b, c, d.
+var errUnknownWorkload = errors.New("benchcmp: unknown workload")
+
+// workload is one measured scenario. Every workload uses acks=all and the
+// idempotent producer, each library's defaults otherwise.
+type workload struct {
+	name      string
+	title     string
+	valueSize int
+	codec     string        // none, lz4 or zstd
+	linger    time.Duration // producer linger
+	rate      float64       // records/s; 0 sends as fast as possible
+	latency   bool          // the point of the workload is p50/p99 latency
+	// recordsDiv divides -records for this workload (larger values, fewer records).
+	recordsDiv int
+}
+
+// workloads are the scenarios in report order.
+var workloads = []workload{
+	{name: "a", title: "100 B, none, linger 5ms", valueSize: 100, codec: "none", linger: 5 * time.Millisecond, recordsDiv: 1},
+	{name: "b", title: "1 KiB, lz4, linger 5ms", valueSize: 1024, codec: "lz4", linger: 5 * time.Millisecond, recordsDiv: 4},
+	{name: "c", title: "100 B, zstd, linger 5ms", valueSize: 100, codec: "zstd", linger: 5 * time.Millisecond, recordsDiv: 1},
+	{name: "d", title: "100 B at 10k/s, linger 0", valueSize: 100, codec: "none", linger: 0, rate: 10_000, latency: true, recordsDiv: 1},
+}
+
+// findWorkload returns the workload called name.
+func findWorkload(name string) (workload, error) {
+	for _, w := range workloads {
+		if w.name == name {
+			return w, nil
+		}
+	}
+	return workload{}, fmt.Errorf("%w: %q (want a, b, c or d)", errUnknownWorkload, name)
+}
+
+// selectWorkloads parses a comma-separated list of workload names.
+func selectWorkloads(list string) ([]workload, error) {
+	var out []workload
+	seen := make(map[string]bool)
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || seen[name] {
+			continue
+		}
+		w, err := findWorkload(name)
+		if err != nil {
+			return nil, err
+		}
+		seen[name] = true
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: none selected", errUnknownWorkload)
+	}
+	return out, nil
+}
+
+// numValues is how many distinct values a run cycles through.
+const numValues = 1024
+
+// words make up the text of generated values: event-like data that
+// compresses about as well as real JSON payloads do, not trivially.
+var words = strings.Fields(`alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima
+mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu
+page_view click purchase signup login logout search share add_to_cart checkout refund
+mobile desktop tablet chrome firefox safari edge android ios linux windows macos
+europe america asia africa oceania north south east west central`)
+
+// makeValues returns numValues distinct values of exactly size bytes, the
+// same on every run: a JSON-like prefix with per-value numbers, then words
+// and random digits.
+func makeValues(size int) [][]byte {
+	rng := rand.New(rand.NewPCG(7, uint64(size)))
+	vals := make([][]byte, numValues)
+	for i := range vals {
+		v := make([]byte, 0, size+64)
+		v = fmt.Appendf(v, `{"id":%d,"user":"u%06d","ts":%d,"text":"`, i, rng.IntN(1_000_000), 1_700_000_000_000+rng.Int64N(1<<30))
+		for len(v) < size {
+			if rng.IntN(4) == 0 {
+				v = fmt.Appendf(v, "%d ", rng.IntN(100_000))
+			} else {
+				v = append(v, words[rng.IntN(len(words))]...)
+				v = append(v, ' ')
+			}
+		}
+		v = v[:size]
+		if size >= 2 {
+			v[size-2], v[size-1] = '"', '}'
+		}
+		vals[i] = v
+	}
+	return vals
+}
