@@ -1,10 +1,12 @@
 package producer
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"strings"
 	"time"
 
@@ -74,8 +76,9 @@ type config struct {
 	reconnectBackoffMax time.Duration
 	dialTimeout         time.Duration
 
-	tls  *tls.Config
-	sasl sasl.Mechanism
+	tls    *tls.Config
+	sasl   sasl.Mechanism
+	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	logger       *slog.Logger
 	interceptors []Interceptor
@@ -238,6 +241,13 @@ func WithTLS(cfg *tls.Config) Opt { return func(c *config) { c.tls = cfg } }
 // WithSASL authenticates every connection with this mechanism (franz-go's
 // pkg/sasl/plain or pkg/sasl/scram; Java sasl.mechanism + sasl.jaas.config).
 func WithSASL(m sasl.Mechanism) Opt { return func(c *config) { c.sasl = m } }
+
+// WithDialer replaces how TCP connections to brokers are opened (default a
+// net.Dialer), for proxies, custom name resolution or tests. TLS and SASL
+// still run on top of the connection it returns.
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Opt {
+	return func(c *config) { c.dialer = dial }
+}
 
 // WithLogger sends the producer's logs to l (default: silent).
 func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }

@@ -3,6 +3,8 @@ package producer
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,3 +207,11 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 }
 
 var _ = fmt.Sprint
+
+// testLogger logs to the test's output when KPROD_TEST_LOG is set.
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("KPROD_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -28,8 +28,9 @@ type Producer struct {
 	sticky *partitioner.Sticky
 	txm    *txn.Machine // transactions: nil without a transactional id
 	txc    *txn.Client
-	// txnTouched: a record or offsets joined the open transaction, so it
-	// must be ended at the coordinator.
+	// txnTouched: the coordinator knows of the open transaction (partitions
+	// or offsets were added, or a batch went out with implicit adding), so it
+	// must be ended there.
 	txnTouched atomic.Bool
 
 	closing   atomic.Bool
@@ -77,6 +78,7 @@ func New(opts ...Opt) (*Producer, error) {
 		TLS:                 cfg.tls,
 		SASL:                cfg.sasl,
 		DialTimeout:         cfg.dialTimeout,
+		Dial:                cfg.dialer,
 		ReconnectBackoff:    cfg.reconnectBackoff,
 		ReconnectBackoffMax: cfg.reconnectBackoffMax,
 		Logger:              cfg.logger,
@@ -105,6 +107,7 @@ func New(opts ...Opt) (*Producer, error) {
 		})
 	}
 	s.acc, s.conns, s.md, s.cbs, s.txm, s.txc = p.acc, conns, p.md, p.cbs, p.txm, p.txc
+	s.txnTouched = &p.txnTouched
 	p.s = s
 	go s.run()
 	return p, nil
@@ -194,9 +197,6 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	}
 	if sticky {
 		p.sticky.OnAppend(rec.Topic, part, res.bytes, res.full, n, t.Available)
-	}
-	if p.txm != nil && !p.txnTouched.Load() {
-		p.txnTouched.Store(true)
 	}
 	return res.fut
 }

@@ -45,10 +45,13 @@ type sender struct {
 	abortErr atomic.Pointer[error]
 	fatalErr atomic.Pointer[error]
 	stopped  chan struct{}
-	txm      *txn.Machine    // nil without a transactional id
-	txc      *txn.Client     // nil without a transactional id
-	ctx      context.Context // canceled when the sender exits
-	cancel   context.CancelFunc
+	txm      *txn.Machine // nil without a transactional id
+	txc      *txn.Client  // nil without a transactional id
+	// txnTouched is the producer's flag: set once the coordinator knows of
+	// the open transaction.
+	txnTouched *atomic.Bool
+	ctx        context.Context // canceled when the sender exits
+	cancel     context.CancelFunc
 
 	// ---- sender goroutine only ----
 	pid          idempotence.ID
@@ -64,7 +67,7 @@ type sender struct {
 	blockedSince map[int32]time.Time // node → since when it had data but could not take it
 	unavailable  map[*partition]bool
 	added        txn.PartitionSet // partitions in the open transaction (classic flow)
-	adding       bool             // an AddPartitionsToTxn is running
+	adding       chan struct{}    // an AddPartitionsToTxn is running; closed once its answer is handled
 	toAdd        map[string][]int32
 }
 
@@ -304,8 +307,16 @@ func (s *sender) canStamp() stampMode {
 		return stampAll
 	}
 	if s.txc != nil {
-		// Transactional: the id comes from InitTransactions, and a broken
-		// sequence makes the transaction abortable; its abort takes a new epoch.
+		// Transactional: the id comes from InitTransactions. A broken
+		// sequence made the transaction abortable (its abort takes a new
+		// epoch), so what is still queued fails now rather than wait.
+		if s.needReset {
+			err := s.txm.Err()
+			if err == nil {
+				err = ErrAbortable
+			}
+			s.failQueued(err)
+		}
 		return stampNone
 	}
 	if s.needReset {
@@ -466,11 +477,14 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 			implicit = v >= 12
 		}
 		if req := s.buildRequest(node, parts, now, mode, implicit); req != nil {
+			if implicit {
+				s.txnTouched.Store(true) // the broker adds the partitions as it takes the batches
+			}
 			s.send(conn, req)
 			sent = true
 		}
 	}
-	if len(s.toAdd) > 0 && !s.adding {
+	if len(s.toAdd) > 0 && s.adding == nil {
 		s.addPartitions()
 	}
 	return sent
@@ -499,12 +513,13 @@ func (s *sender) joined(p *partition, implicit bool) bool {
 // coordinator, off the sender goroutine.
 func (s *sender) addPartitions() {
 	parts, id := s.toAdd, s.pid
-	s.toAdd, s.adding = nil, true
+	done := make(chan struct{})
+	s.toAdd, s.adding = nil, done
 	go func() {
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.deliveryTimeout)
 		defer cancel()
 		err := s.txc.AddPartitions(ctx, id, parts)
-		s.post(func() { s.partitionsAdded(parts, err) })
+		s.post(func() { s.partitionsAdded(parts, err); close(done) })
 	}()
 }
 
@@ -512,9 +527,10 @@ func (s *sender) addPartitions() {
 // the transaction cannot commit, and the records waiting for those
 // partitions fail with the reason.
 func (s *sender) partitionsAdded(parts map[string][]int32, err error) {
-	s.adding = false
+	s.adding = nil
 	if err == nil {
 		s.added.AddAll(parts)
+		s.txnTouched.Store(true)
 		return
 	}
 	s.logf(slog.LevelWarn, "adding partitions to the transaction failed", "err", err)

@@ -153,6 +153,19 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // endTxn ends the transaction at the coordinator and moves to the epoch the
 // producer uses next.
 func (p *Producer) endTxn(ctx context.Context, commit bool) error {
+	// An AddPartitionsToTxn still running (its batches were aborted) must be
+	// answered first, or it could reopen the transaction after EndTxn.
+	var adding chan struct{}
+	if err := p.s.call(func() { adding = p.s.adding }); err != nil {
+		return err
+	}
+	if adding != nil {
+		select {
+		case <-adding:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting for AddPartitionsToTxn: %w", ErrTxnTimeout, ctx.Err())
+		}
+	}
 	if !p.txnTouched.Load() {
 		// Nothing joined the transaction: there is nothing to end.
 		return p.txm.Transition(txn.Ready)
