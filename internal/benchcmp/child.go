@@ -87,13 +87,14 @@ func runChildMode(cfg childConfig, stdout io.Writer) error {
 
 // measure runs the warm-up and the measured phase and returns the figures.
 func measure(cfg childConfig) (*result, error) {
+	// The values are the harness's; the RSS growth counted is the library's.
+	values := makeValues(cfg.workload.valueSize)
 	startRSS, err := procStatusKiB("VmRSS")
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
-	values := makeValues(cfg.workload.valueSize)
 	h := newHarness()
 	d, err := newDriver(cfg.lib, cfg.workload, cfg.brokers, cfg.topic, h, cfg.kprodProps)
 	if err != nil {

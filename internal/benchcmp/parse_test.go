@@ -145,8 +145,9 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-// TestMakeValues checks values are distinct, sized exactly, and the same on
-// every call (so kprod and kgo runs send the same bytes).
+// TestMakeValues checks values are distinct, sized exactly, cover the
+// corpus, and are the same on every call (so kprod and kgo runs send the
+// same bytes).
 func TestMakeValues(t *testing.T) {
 	for _, size := range []int{1, 2, 100, 1024} {
 		a, b := makeValues(size), makeValues(size)
@@ -157,8 +158,11 @@ func TestMakeValues(t *testing.T) {
 			}
 			seen[string(a[i])] = true
 		}
-		if size >= 100 && len(seen) != numValues {
-			t.Errorf("size %d: %d distinct values of %d", size, len(seen), numValues)
+		if size >= 100 && len(seen) != numValues(size) {
+			t.Errorf("size %d: %d distinct values of %d", size, len(seen), numValues(size))
+		}
+		if total := len(a) * size; size >= 100 && total < corpusBytes-size {
+			t.Errorf("size %d: %d bytes of values, want about %d", size, total, corpusBytes)
 		}
 	}
 }

@@ -65,8 +65,15 @@ func selectWorkloads(list string) ([]workload, error) {
 	return out, nil
 }
 
-// numValues is how many distinct values a run cycles through.
-const numValues = 1024
+// corpusBytes is how much distinct value data a run cycles through. It is
+// larger than any batch either library builds (kgo's are at most 1 MB), so
+// no batch holds the same value twice: a compressor finds only the
+// repetition real event data has (field names, a small vocabulary), never a
+// whole earlier record, which would flatter large batches.
+const corpusBytes = 4 << 20
+
+// numValues is how many distinct values of size bytes a run cycles through.
+func numValues(size int) int { return max(corpusBytes/max(size, 1), 1024) }
 
 // words make up the text of generated values: event-like data that
 // compresses about as well as real JSON payloads do, not trivially.
@@ -76,14 +83,18 @@ page_view click purchase signup login logout search share add_to_cart checkout r
 mobile desktop tablet chrome firefox safari edge android ios linux windows macos
 europe america asia africa oceania north south east west central`)
 
-// makeValues returns numValues distinct values of exactly size bytes, the
-// same on every run: a JSON-like prefix with per-value numbers, then words
-// and random digits.
+// makeValues returns numValues(size) distinct values of exactly size bytes,
+// the same on every run, in one backing array: a JSON-like prefix with
+// per-value numbers, then words and random digits. The values are never
+// written after this, so kgo (which keeps a record's value until it is
+// answered) and kprod (which copies it) can both be handed them directly.
 func makeValues(size int) [][]byte {
 	rng := rand.New(rand.NewPCG(7, uint64(size)))
-	vals := make([][]byte, numValues)
+	vals := make([][]byte, numValues(size))
+	backing := make([]byte, 0, len(vals)*size)
+	scratch := make([]byte, 0, size+64)
 	for i := range vals {
-		v := make([]byte, 0, size+64)
+		v := scratch[:0]
 		v = fmt.Appendf(v, `{"id":%d,"user":"u%06d","ts":%d,"text":"`, i, rng.IntN(1_000_000), 1_700_000_000_000+rng.Int64N(1<<30))
 		for len(v) < size {
 			if rng.IntN(4) == 0 {
@@ -97,7 +108,9 @@ func makeValues(size int) [][]byte {
 		if size >= 2 {
 			v[size-2], v[size-1] = '"', '}'
 		}
-		vals[i] = v
+		start := len(backing)
+		backing = append(backing, v...)
+		vals[i] = backing[start:len(backing):len(backing)]
 	}
 	return vals
 }
