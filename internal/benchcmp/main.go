@@ -79,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.runs, "runs", 5, "runs per library and workload (alternating kprod, kgo)")
 	fs.Int64Var(&o.records, "records", 2_000_000, "records per throughput run of 100-byte values (1 KiB values: a quarter)")
-	fs.Int64Var(&o.warmup, "warmup", 20_000, "records sent and answered before measuring (latency workload: half a second's worth)")
+	fs.Int64Var(&o.warmup, "warmup", 400_000, "records sent and answered before measuring, 100-byte values (1 KiB: a quarter; latency workload: half a second's worth); enough to fill both libraries' buffers once, so the harness's per-record pools are grown before measuring")
 	fs.Float64Var(&o.latencySeconds, "latency-seconds", 5, "length of a latency run (workload d)")
 	fs.Float64Var(&o.rate, "rate", 10_000, "records/s of the latency workload (d)")
 	fs.StringVar(&o.workloads, "workloads", "a,b,c,d", "workloads to run: a, b, c, d")
@@ -282,7 +282,7 @@ func containsString(xs []string, s string) bool {
 
 // runChild runs one measured child process and returns its result.
 func runChild(ctx context.Context, self string, o *options, w workload, lib string, i int, brokers []string, stderr io.Writer) (result, error) {
-	records, warmup, sample := o.records/int64(w.recordsDiv), o.warmup, o.sample
+	records, warmup, sample := o.records/int64(w.recordsDiv), o.warmup/int64(w.recordsDiv), o.sample
 	if w.latency {
 		records = int64(o.latencySeconds * o.rate)
 		warmup = max(int64(o.rate/2), 1)
