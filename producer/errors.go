@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kprod/kprod/internal/wire"
 )
 
 // Sentinel errors. Every error the producer hands out wraps one of these (or a
@@ -32,6 +34,11 @@ var (
 	ErrRetriesExhausted = errors.New("producer: retries exhausted")
 	// ErrUnsupported: the cluster does not support what was asked (zstd needs Produce v7+).
 	ErrUnsupported = errors.New("producer: unsupported by broker")
+	// ErrTLS: the TLS handshake with the brokers failed (unknown CA, wrong
+	// name, a plaintext port).
+	ErrTLS = wire.ErrTLS
+	// ErrSASL: the brokers refused the SASL credentials.
+	ErrSASL = wire.ErrSASL
 	// ErrFatal: the producer hit an error it cannot recover from (authorization of
 	// the producer id, a fenced epoch); every later Send fails with it.
 	ErrFatal = errors.New("producer: fatal error")

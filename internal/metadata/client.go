@@ -92,6 +92,13 @@ func (c *Client) Wait(ctx context.Context, name string) (*Topic, error) {
 		case <-c.ctx.Done():
 			return nil, ErrClosed
 		}
+		c.mu.Lock()
+		lastErr := c.lastErr
+		c.mu.Unlock()
+		if lastErr != nil && (errors.Is(lastErr, wire.ErrTLS) || errors.Is(lastErr, wire.ErrSASL)) {
+			// Every broker refused us: waiting longer will not help.
+			return nil, fmt.Errorf("metadata: topic %q: %w", name, lastErr)
+		}
 		t := c.Topic(name)
 		switch {
 		case t == nil:
@@ -110,6 +117,11 @@ func (c *Client) waitErr(name string, ctxErr error) error {
 	c.mu.Lock()
 	lastErr := c.lastErr
 	c.mu.Unlock()
+	if lastErr == nil {
+		if dialErr := c.pool.LastDialError(); dialErr != nil {
+			lastErr = fmt.Errorf("cannot reach a broker: %w", dialErr)
+		}
+	}
 	switch {
 	case t != nil && t.Err != nil && !t.unknown():
 		return fmt.Errorf("metadata: topic %q has no partitions yet: %w (%w)", name, t.Err, ctxErr)

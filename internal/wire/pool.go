@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -18,11 +19,13 @@ type Pool struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // dial goroutines and backoff-timer callbacks
 
-	mu      sync.Mutex // guards everything below and every endpoint
-	closed  bool
-	brokers map[int32]*endpoint
-	seeds   []*endpoint
-	retired map[*Conn]struct{} // replaced conns still finishing their requests
+	mu     sync.Mutex // guards everything below and every endpoint
+	closed bool
+	// lastDialErr is why the latest dial failed; nil after a dial that worked.
+	lastDialErr error
+	brokers     map[int32]*endpoint
+	seeds       []*endpoint
+	retired     map[*Conn]struct{} // replaced conns still finishing their requests
 }
 
 // endpoint is one broker address. Its address never changes: a broker that
@@ -259,10 +262,12 @@ func (p *Pool) runDial(ep *endpoint, purpose Purpose) {
 	case p.closed || ep.removed:
 		discard = c
 	case err != nil:
+		p.lastDialErr = err
 		p.backoffLocked(ep, purpose, now, err)
 		p.set.log.Warn("wire: dial failed", "node", ep.id, "addr", ep.addr, "purpose", purpose,
 			"retry_in", s.retryAt.Sub(now), "err", err)
 	default:
+		p.lastDialErr = nil
 		s.failures, s.lastErr, s.retryAt = 0, nil, time.Time{}
 		if s.conn != nil {
 			replaced = s.conn
@@ -346,6 +351,7 @@ func (p *Pool) Any(ctx context.Context) (*Conn, error) {
 		}
 		var wait chan struct{}
 		var earliest time.Time
+		refused := len(cands) > 0 // every candidate refused us (TLS or SASL) on its last dial
 		for _, ep := range cands {
 			c, _ := p.readyLocked(ep, Control, now)
 			if c != nil {
@@ -356,6 +362,7 @@ func (p *Pool) Any(ctx context.Context) (*Conn, error) {
 			if s.lastErr != nil {
 				lastErr = s.lastErr
 			}
+			refused = refused && !s.dialing && s.lastErr != nil && refusal(s.lastErr)
 			if s.dialing {
 				wait = s.dialDone
 				break
@@ -365,11 +372,28 @@ func (p *Pool) Any(ctx context.Context) (*Conn, error) {
 			}
 		}
 		p.mu.Unlock()
+		if refused {
+			// Credentials or certificates do not fix themselves: say so now
+			// rather than when ctx ends.
+			return nil, fmt.Errorf("wire: every broker refused the connection: %w", lastErr)
+		}
 		if err := p.await(ctx, wait, earliest); err != nil {
 			return nil, fmt.Errorf("wire: no broker reachable: %w", withCause(err, lastErr))
 		}
 	}
 }
+
+// LastDialError is why the most recent dial failed, or nil when the most
+// recent dial worked: the cause to report when no broker could be reached.
+func (p *Pool) LastDialError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastDialErr
+}
+
+// refusal reports dial errors that retrying soon will not cure: a failed TLS
+// handshake or SASL authentication.
+func refusal(err error) bool { return errors.Is(err, ErrTLS) || errors.Is(err, ErrSASL) }
 
 // candidatesLocked lists the known brokers, then the seeds, each group
 // shuffled.
