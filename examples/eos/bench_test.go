@@ -20,7 +20,7 @@ func BenchmarkPipeline(b *testing.B) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := fillInput(ctx, c.ListenAddrs(), inTopic, b.N); err != nil {
+	if err := fillInput(ctx, c.ListenAddrs(), inTopic, 0, b.N); err != nil {
 		b.Fatal(err)
 	}
 	cfg := config{brokers: c.ListenAddrs(), input: inTopic, output: outTopic, group: "bench", txnID: "bench", limit: b.N}

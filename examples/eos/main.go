@@ -39,7 +39,7 @@ func main() {
 		defer c.Close()
 		cfg.brokers = c.ListenAddrs()
 		fmt.Printf("embedded cluster at %s; topics %q and %q with 3 partitions\n", strings.Join(cfg.brokers, ","), *input, *output)
-		if err := fillInput(ctx, cfg.brokers, *input, *records); err != nil {
+		if err := fillInput(ctx, cfg.brokers, *input, 0, *records); err != nil {
 			log.Fatal(err)
 		}
 		fmt.Printf("wrote %d records to %q\n", *records, *input)
@@ -70,9 +70,10 @@ func inputKey(i int) []byte { return fmt.Appendf(nil, "key-%02d", i%numKeys) }
 // output can be checked record by record.
 func inputValue(i int) []byte { return fmt.Appendf(nil, "record-%06d", i) }
 
-// fillInput writes n generated records to topic with kprod's (idempotent)
-// producer, and fails if any of them was not acknowledged.
-func fillInput(ctx context.Context, brokers []string, topic string, n int) error {
+// fillInput writes the generated records from, from+1, ..., to-1 to topic
+// with kprod's (idempotent) producer, and fails if any of them was not
+// acknowledged.
+func fillInput(ctx context.Context, brokers []string, topic string, from, to int) error {
 	p, err := producer.New(producer.WithBrokers(brokers...), producer.WithClientID("eos-input"))
 	if err != nil {
 		return err
@@ -83,7 +84,7 @@ func fillInput(ctx context.Context, brokers []string, topic string, n int) error
 			failed.CompareAndSwap(nil, &err)
 		}
 	}
-	for i := range n {
+	for i := from; i < to; i++ {
 		p.Send(ctx, &producer.Record{Topic: topic, Key: inputKey(i), Value: inputValue(i)}, onAnswer)
 	}
 	if err := p.Close(ctx); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,8 +35,9 @@ func flows(t *testing.T, fn func(t *testing.T, opts ...kfake.Opt)) {
 	t.Run("classic", func(t *testing.T) { fn(t, kfake.MaxVersions(kversion.V3_6_0())) })
 }
 
-// setup starts a 3-broker cluster with both topics and fills the input.
-func setup(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, context.Context) {
+// cluster starts a 3-broker cluster with both topics, and the test's
+// deadline.
+func cluster(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, context.Context) {
 	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(partitions, inTopic, outTopic)}, opts...)...)
 	if err != nil {
@@ -44,7 +46,14 @@ func setup(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, context.Context) {
 	t.Cleanup(c.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	t.Cleanup(cancel)
-	if err := fillInput(ctx, c.ListenAddrs(), inTopic, inputRecords); err != nil {
+	return c, ctx
+}
+
+// setup starts a cluster and fills the input.
+func setup(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, context.Context) {
+	t.Helper()
+	c, ctx := cluster(t, opts...)
+	if err := fillInput(ctx, c.ListenAddrs(), inTopic, 0, inputRecords); err != nil {
 		t.Fatal(err)
 	}
 	return c, ctx
@@ -222,6 +231,81 @@ func TestStopsAtLimit(t *testing.T) {
 	out := readTopic(ctx, t, c, outTopic, kgo.ReadCommitted())
 	if n := countAll(out); n != 1234 {
 		t.Fatalf("%d records in the output, want 1234", n)
+	}
+}
+
+// TestRefusedRecordIsNeverSkipped puts a record in the middle of the input
+// that the pipeline's producer refuses (larger than its max.request.size).
+// Send answers such a record at once and it never joins the transaction,
+// so every transaction holding it must abort: the instance stalls on it,
+// but never commits the records around it without it. The committed output
+// must be, partition by partition, a prefix of the input that stops before
+// that record.
+func TestRefusedRecordIsNeverSkipped(t *testing.T) {
+	c, ctx := cluster(t)
+	if err := fillInput(ctx, c.ListenAddrs(), inTopic, 0, inputRecords/2); err != nil {
+		t.Fatal(err)
+	}
+	w, err := producer.New(producer.WithBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	poison := append([]byte("poison-"), bytes.Repeat([]byte("x"), 4000)...)
+	if _, err := w.SendSync(ctx, &producer.Record{Topic: inTopic, Key: []byte("poison"), Value: poison}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := fillInput(ctx, c.ListenAddrs(), inTopic, inputRecords/2, inputRecords); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := testConfig(c, "eos-poison")
+	cfg.producerOpts = []producer.Opt{producer.WithMaxRequestSize(2048), producer.WithBatchSize(1024)}
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	res, err := run(rctx, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("run: %v, want it to stall on the refused record until its deadline", err)
+	}
+	if res.committed == 0 || res.aborted == 0 {
+		t.Fatalf("%+v: want progress up to the refused record, then aborts", res)
+	}
+	t.Logf("%+v", res)
+	// The instance stopped like a crash: the next one settles what it left.
+	fence(ctx, t, c, "eos-poison")
+
+	in := readTopic(ctx, t, c, inTopic, kgo.ReadUncommitted())
+	out := readTopic(ctx, t, c, outTopic, kgo.ReadCommitted())
+	total := 0
+	for p := range int32(partitions) {
+		if len(out[p]) > len(in[p]) {
+			t.Fatalf("partition %d: %d records out, %d in", p, len(out[p]), len(in[p]))
+		}
+		for i, r := range out[p] {
+			if want := bytes.ToUpper(in[p][i].Value); !bytes.Equal(r.Value, want) {
+				t.Fatalf("partition %d: output %d is %.20q, want %.20q: the output is not a prefix of the input", p, i, r.Value, want)
+			}
+		}
+		total += len(out[p])
+	}
+	if total != res.committed {
+		t.Fatalf("%d records in the output, the instance committed %d", total, res.committed)
+	}
+}
+
+// fence starts and closes a producer with txnID, which aborts whatever
+// transaction a dead instance left open.
+func fence(ctx context.Context, t *testing.T, c *kfake.Cluster, txnID string) {
+	t.Helper()
+	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithTransactionalID(txnID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	if err := p.InitTransactions(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -37,6 +37,13 @@ type config struct {
 	// commitTimeout bounds one CommitTransaction attempt; after a timeout
 	// the commit is tried again (which is safe) until ctx ends. 0 means 30s.
 	commitTimeout time.Duration
+	// rewindPause is how long the instance waits after an aborted
+	// transaction before it reads again, so that a failure that persists
+	// does not spin. 0 means 100ms.
+	rewindPause time.Duration
+	// producerOpts are added to the producer's options (after the ones
+	// the pipeline needs, so they can override e.g. the client id).
+	producerOpts []producer.Opt
 	// log receives one line per notable event; nil discards them.
 	log io.Writer
 
@@ -70,11 +77,11 @@ func run(ctx context.Context, cfg config) (result, error) {
 	cfg.defaults()
 	in := &instance{cfg: cfg, log: log.New(cfg.log, "["+cfg.txnID+"] ", log.Lmsgprefix|log.Ltime|log.Lmicroseconds)}
 	var err error
-	in.p, err = producer.New(
+	in.p, err = producer.New(append([]producer.Opt{
 		producer.WithBrokers(cfg.brokers...),
-		producer.WithClientID("eos-"+cfg.txnID),
+		producer.WithClientID("eos-" + cfg.txnID),
 		producer.WithTransactionalID(cfg.txnID),
-	)
+	}, cfg.producerOpts...)...)
 	if err != nil {
 		return in.res, err
 	}
@@ -104,6 +111,9 @@ func (c *config) defaults() {
 	}
 	if c.commitTimeout <= 0 {
 		c.commitTimeout = 30 * time.Second
+	}
+	if c.rewindPause <= 0 {
+		c.rewindPause = 100 * time.Millisecond
 	}
 	if c.log == nil {
 		c.log = io.Discard
@@ -239,6 +249,11 @@ func (in *instance) abortAndRewind(ctx context.Context, cause error) error {
 	in.cl.AllowRebalance()
 	in.cl.Close()
 	in.cl = nil
+	select {
+	case <-time.After(in.cfg.rewindPause):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	cl, err := newConsumer(in.cfg)
 	if err != nil {
 		return err

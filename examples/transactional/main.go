@@ -45,6 +45,8 @@ type options struct {
 	txnID   string
 	out     io.Writer // where the walkthrough is printed
 
+	// producerOpts are added to the producer's options.
+	producerOpts []producer.Opt
 	// attempts bounds how often the committed transaction is tried again
 	// after an abortable error; 0 means 3.
 	attempts int
@@ -72,11 +74,11 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintf(o.out, "embedded cluster at %s, topic %q with 3 partitions\n", strings.Join(o.brokers, ","), o.topic)
 	}
 
-	p, err := producer.New(
+	p, err := producer.New(append([]producer.Opt{
 		producer.WithBrokers(o.brokers...),
 		producer.WithClientID("transactional-example"),
 		producer.WithTransactionalID(o.txnID),
-	)
+	}, o.producerOpts...)...)
 	if err != nil {
 		return err
 	}

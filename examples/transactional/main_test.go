@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -50,6 +51,7 @@ func TestRun(t *testing.T) {
 		name    string
 		cluster []kfake.Opt
 		setup   func(*kfake.Cluster)
+		opts    []producer.Opt
 		fence   bool     // start a rival producer with our transactional id before the commit
 		wantErr error    // nil: the run must succeed
 		wantOut []string // lines the walkthrough must print
@@ -59,6 +61,8 @@ func TestRun(t *testing.T) {
 		{name: "abortable once/v2", setup: produceFault(1), wantOut: []string{"cannot commit", "committed (attempt 2)"}},
 		{name: "abortable once/classic", cluster: []kfake.Opt{classic}, setup: produceFault(1), wantOut: []string{"cannot commit", "committed (attempt 2)"}},
 		{name: "abortable always", setup: produceFault(-1), wantErr: producer.ErrAbortable, wantOut: []string{"aborted 3 times"}},
+		{name: "records refused", opts: []producer.Opt{producer.WithMaxRequestSize(batch.Overhead + 1)},
+			wantErr: producer.ErrAbortable, wantOut: []string{"a record was refused", "aborted 3 times"}},
 		{name: "fenced/v2", fence: true, wantErr: producer.ErrFenced},
 		{name: "fenced/classic", cluster: []kfake.Opt{classic}, fence: true, wantErr: producer.ErrFenced},
 	}
@@ -74,7 +78,7 @@ func TestRun(t *testing.T) {
 			}
 			ctx := testCtx(t)
 			var out bytes.Buffer
-			o := options{brokers: c.ListenAddrs(), topic: "payments", txnID: "tx-" + tc.name, out: &out}
+			o := options{brokers: c.ListenAddrs(), topic: "payments", txnID: "tx-" + tc.name, out: &out, producerOpts: tc.opts}
 			if tc.fence {
 				o.beforeCommit = func(ctx context.Context) { startRival(ctx, t, c, o.txnID) }
 			}
@@ -94,8 +98,8 @@ func TestRun(t *testing.T) {
 					t.Errorf("output lacks %q", s)
 				}
 			}
-			if tc.fence {
-				// Nothing of the fenced producer's transaction may be visible.
+			if tc.wantErr != nil {
+				// Nothing of a transaction that did not commit may be visible.
 				if n := countCommitted(ctx, t, c); n != 0 {
 					t.Fatalf("%d records of the fenced transaction are visible", n)
 				}
