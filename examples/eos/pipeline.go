@@ -268,6 +268,9 @@ func (in *instance) abortAndRewind(ctx context.Context, cause error) error {
 // closed with an already ended context, as a crash would leave it: the open
 // transaction is neither committed nor aborted and nothing buffered is sent.
 // After any other error, Close aborts what it can within a few seconds.
+// The consumer always leaves its group, as a closed kgo client does; a
+// process that really died would hold its partitions until its session
+// timed out, which only delays the next instance.
 func (in *instance) stop(ctx context.Context, err error) {
 	var cctx context.Context
 	var cancel context.CancelFunc
