@@ -260,6 +260,10 @@ func checkTopicName(topic string) error {
 
 // failSend answers a record that never reached a batch.
 func (p *Producer) failSend(rec *Record, cb Callback, err error) Future {
+	if p.txm != nil && p.txm.State() == txn.InTransaction {
+		// A record of the transaction is missing: it must not commit.
+		p.txm.Fail(fmt.Errorf("%w: a record was refused: %w", ErrAbortable, err), false)
+	}
 	res := failedResult(rec, err)
 	md, _ := res.metadata(0, -1)
 	p.m.recordsFailed.Add(1)

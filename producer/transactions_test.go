@@ -272,3 +272,22 @@ func TestEmptyTransactions(t *testing.T) {
 		}
 	})
 }
+
+func TestRefusedRecordMakesTransactionAbortable(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(2, "refused"))
+	p := newTxnProducer(t, c, "tx-refused", WithMaxRequestSize(1<<20))
+	ctx := ctxTimeout(t, 20*time.Second)
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	p.Send(ctx, &Record{Topic: "refused", Value: []byte("v-0")}, nil)
+	if _, err := p.Send(ctx, &Record{Topic: "refused", Value: make([]byte, 2<<20)}, nil).Get(ctx); !errors.Is(err, ErrRecordTooLarge) {
+		t.Fatalf("too large record: %v", err)
+	}
+	if err := p.CommitTransaction(ctx); !errors.Is(err, ErrAbortable) {
+		t.Fatalf("commit without a refused record: %v, want ErrAbortable", err)
+	}
+	if err := p.AbortTransaction(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
