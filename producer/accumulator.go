@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/partitioner"
 )
 
 // partition is one topic partition's queue of batches: the open batch that
@@ -32,15 +33,19 @@ type partition struct {
 	confirmed bool
 }
 
-// topicParts holds a topic's partitions, grown when the partition count grows.
+// topicParts holds a topic's partitions, grown when the partition count
+// grows, and its sticky partitioner state: one lookup by name per Send.
 type topicParts struct {
-	parts atomic.Pointer[[]*partition]
+	name   string
+	parts  atomic.Pointer[[]*partition]
+	sticky *partitioner.StickyTopic // nil with a custom partitioner
 }
 
 // accumulator is the RecordAccumulator: callers append records into the open
 // batch of their partition; the sender seals and drains batches.
 type accumulator struct {
-	cfg  *config
+	cfg    *config
+	sticky *partitioner.Sticky // nil with a custom partitioner
 	pool *bufferPool
 	comp *batch.Compressor
 	wake func() // pokes the sender
@@ -60,8 +65,8 @@ type accumulator struct {
 	clock      func() time.Time // time.Now; a field so tests can see the same clock
 }
 
-func newAccumulator(cfg *config, pool *bufferPool, comp *batch.Compressor, wake func()) *accumulator {
-	a := &accumulator{cfg: cfg, pool: pool, comp: comp, wake: wake,
+func newAccumulator(cfg *config, pool *bufferPool, comp *batch.Compressor, sticky *partitioner.Sticky, wake func()) *accumulator {
+	a := &accumulator{cfg: cfg, pool: pool, comp: comp, sticky: sticky, wake: wake,
 		unfinished: make(map[uint64]int), genChanged: make(chan struct{}), clock: time.Now}
 	m := make(map[string]*topicParts)
 	a.topics.Store(&m)
@@ -69,31 +74,43 @@ func newAccumulator(cfg *config, pool *bufferPool, comp *batch.Compressor, wake 
 	return a
 }
 
-// partition returns the queue of topic/id, creating it on first use.
-func (a *accumulator) partition(topic string, id int32) *partition {
-	if tp := (*a.topics.Load())[topic]; tp != nil {
-		if ps := *tp.parts.Load(); int(id) < len(ps) {
-			return ps[id]
-		}
+// topic returns the state of a topic, creating it on first use.
+func (a *accumulator) topic(name string) *topicParts {
+	if tp := (*a.topics.Load())[name]; tp != nil {
+		return tp
 	}
-	return a.addPartition(topic, id)
-}
-
-func (a *accumulator) addPartition(topic string, id int32) *partition {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	old := *a.topics.Load()
-	tp := old[topic]
-	if tp == nil {
-		tp = &topicParts{}
-		tp.parts.Store(&[]*partition{})
-		m := make(map[string]*topicParts, len(old)+1)
-		for k, v := range old {
-			m[k] = v
-		}
-		m[topic] = tp
-		a.topics.Store(&m)
+	if tp := old[name]; tp != nil {
+		return tp
 	}
+	tp := &topicParts{name: name}
+	tp.parts.Store(&[]*partition{})
+	if a.sticky != nil {
+		tp.sticky = a.sticky.Topic(name)
+	}
+	m := make(map[string]*topicParts, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[name] = tp
+	a.topics.Store(&m)
+	return tp
+}
+
+// partition returns the queue of topic/id, creating it on first use.
+func (a *accumulator) partition(topic string, id int32) *partition {
+	return a.topic(topic).partition(a, id)
+}
+
+// partition returns the queue of partition id, creating it on first use.
+func (tp *topicParts) partition(a *accumulator, id int32) *partition {
+	if ps := *tp.parts.Load(); int(id) < len(ps) {
+		return ps[id]
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	ps := *tp.parts.Load()
 	if int(id) < len(ps) {
 		return ps[id]
@@ -101,7 +118,7 @@ func (a *accumulator) addPartition(topic string, id int32) *partition {
 	grown := slices.Clone(ps)
 	all := slices.Clone(*a.all.Load())
 	for i := int32(len(ps)); i <= id; i++ {
-		p := &partition{topic: topic, id: i}
+		p := &partition{topic: tp.name, id: i}
 		grown = append(grown, p)
 		all = append(all, p)
 	}

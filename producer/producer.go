@@ -72,7 +72,7 @@ func New(opts ...Opt) (*Producer, error) {
 	}
 	p.bufs = newBufferPool(cfg.bufferMemory, cfg.batchSize)
 	s := newSender(cfg, nil, p.bufs, nil, nil, nil, &p.m, p.sticky)
-	p.acc = newAccumulator(cfg, p.bufs, comp, s.wake)
+	p.acc = newAccumulator(cfg, p.bufs, comp, p.sticky, s.wake)
 	conns, err := wire.NewPool(&wire.Config{
 		ClientID:            cfg.clientID,
 		TLS:                 cfg.tls,
@@ -172,7 +172,8 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 		}
 	}
 	n := len(t.Partitions)
-	part, sticky, err := p.choosePartition(rec, t, n)
+	tp := p.acc.topic(rec.Topic)
+	part, sticky, err := p.choosePartition(rec, tp, t, n)
 	if err != nil {
 		return p.failSend(rec, cb, err)
 	}
@@ -185,7 +186,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	}
 	args := appendArgs{ts: ts, key: rec.Key, val: rec.Value, headers: rec.Headers, cb: cb,
 		at: int64(start.Sub(clockBase)), deadline: deadline, block: block, urgent: urgent}
-	res, err := p.acc.append(ctx, p.acc.partition(rec.Topic, part), &args)
+	res, err := p.acc.append(ctx, tp.partition(p.acc, part), &args)
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrMaxBlock):
@@ -196,14 +197,14 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 		return p.failSend(rec, cb, err)
 	}
 	if sticky {
-		p.sticky.OnAppend(rec.Topic, part, res.bytes, res.full, n, t.Available)
+		tp.sticky.OnAppend(part, res.bytes, res.full, n, t.Available)
 	}
 	return res.fut
 }
 
 // choosePartition picks the record's partition: pinned, then a custom
 // partitioner, then the key hash, then sticky. sticky reports the last case.
-func (p *Producer) choosePartition(rec *Record, t *metadata.Topic, n int) (part int32, sticky bool, err error) {
+func (p *Producer) choosePartition(rec *Record, tp *topicParts, t *metadata.Topic, n int) (part int32, sticky bool, err error) {
 	switch {
 	case rec.PinPartition:
 		part = rec.Partition
@@ -212,7 +213,7 @@ func (p *Producer) choosePartition(rec *Record, t *metadata.Topic, n int) (part 
 	case rec.Key != nil && !p.cfg.ignoreKeys:
 		part = partitioner.KeyPartition(rec.Key, n)
 	default:
-		return p.sticky.Partition(rec.Topic, n, t.Available), true, nil
+		return tp.sticky.Partition(n, t.Available), true, nil
 	}
 	if part < 0 || int(part) >= n {
 		return 0, false, recordError("partition %d out of range: topic %q has %d partitions", part, rec.Topic, n)

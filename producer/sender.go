@@ -195,6 +195,7 @@ func (s *sender) step(now time.Time) time.Duration {
 		}
 	}
 	var expired []*recBatch
+	cutoff := now.Add(-s.cfg.deliveryTimeout) // batches created before this expired
 	for _, p := range s.acc.partitions() {
 		p.mu.Lock()
 		if rb := p.open; rb != nil {
@@ -206,7 +207,7 @@ func (s *sender) step(now time.Time) time.Duration {
 			}
 		}
 		p.urgent = false
-		expired = s.expireLocked(p, now, expired)
+		expired = s.expireLocked(p, cutoff, expired)
 		if len(p.queue) > 0 {
 			if head := p.queue[0]; head.sealed {
 				if head.retryAt.After(now) {
@@ -267,14 +268,20 @@ func (s *sender) noteLoad(p *partition) {
 }
 
 // expireLocked takes out of p's queue the batches whose delivery timeout
-// passed. A batch in flight is not in the queue; it ends with its response.
-func (s *sender) expireLocked(p *partition, now time.Time, out []*recBatch) []*recBatch {
-	if len(p.queue) == 0 {
+// passed. The queue is in creation order, so the scan stops at the first
+// batch still in time. A batch in flight is not in the queue; it ends with
+// its response.
+func (s *sender) expireLocked(p *partition, cutoff time.Time, out []*recBatch) []*recBatch {
+	n := 0
+	for n < len(p.queue) && !p.queue[n].created.After(cutoff) {
+		n++
+	}
+	if n == 0 {
 		return out
 	}
 	kept := p.queue[:0]
-	for _, rb := range p.queue {
-		if rb.sealed && !rb.created.Add(s.cfg.deliveryTimeout).After(now) {
+	for i, rb := range p.queue {
+		if i < n && rb.sealed {
 			out = append(out, rb)
 			continue
 		}
