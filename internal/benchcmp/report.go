@@ -94,7 +94,8 @@ type outcome struct {
 }
 
 // writeReport prints the Markdown table of medians and ratios, then the
-// records/s of every run so the spread is visible. It returns how many
+// records/s (p99 for latency workloads) and peak RSS of every run, so the
+// spread is visible. It returns how many
 // targets were missed.
 func writeReport(w io.Writer, outs []outcome) (missed int) {
 	fmt.Fprintln(w, "| workload | metric | kprod | kgo | kprod/kgo | target | met |")
@@ -142,6 +143,10 @@ func writeReport(w io.Writer, outs []outcome) (missed int) {
 				for _, r := range rs {
 					fmt.Fprintf(&b, " %.3f", r.P99Ms)
 				}
+			}
+			b.WriteString("; peak RSS MiB:")
+			for _, r := range rs {
+				fmt.Fprintf(&b, " %.1f", float64(r.PeakRSSKiB)/1024)
 			}
 			fmt.Fprintln(w, b.String())
 		}

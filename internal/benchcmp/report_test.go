@@ -94,7 +94,8 @@ func TestReportTargets(t *testing.T) {
 		"| b 1 KiB, lz4, linger 5ms | allocs/record | 0.500 | 1.000 | 0.50 | kprod ≤ 0.1 | **no** |",
 		"| d 100 B at 10k/s, linger 0 | p99 latency ms | 2.000 | 1.000 | 2.00 | kprod ≤ kgo | **no** |",
 		"| a 100 B, none, linger 5ms | RSS growth MiB | 20.0 | 20.0 | 1.00 | kprod ≤ 48 | yes |",
-		"a kprod records/s per run: 10 130 200",
+		"a kprod records/s per run: 10 130 200; peak RSS MiB: 30.0 30.0 30.0",
+		"d kgo   records/s per run: 10,000; p99 ms: 1.000; peak RSS MiB: 30.0",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
