@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 type partition struct {
 	topic string
 	id    int32
+	tp    *topicParts
 
 	mu        sync.Mutex
 	open      *recBatch   // guarded by mu
@@ -37,6 +39,7 @@ type partition struct {
 // grows, and its sticky partitioner state: one lookup by name per Send.
 type topicParts struct {
 	name   string
+	ratio  atomic.Uint64 // compression ratio estimate, float64 bits (written bytes / raw bytes)
 	parts  atomic.Pointer[[]*partition]
 	sticky *partitioner.StickyTopic // nil with a custom partitioner
 }
@@ -86,6 +89,7 @@ func (a *accumulator) topic(name string) *topicParts {
 		return tp
 	}
 	tp := &topicParts{name: name}
+	tp.ratio.Store(math.Float64bits(1))
 	tp.parts.Store(&[]*partition{})
 	if a.sticky != nil {
 		tp.sticky = a.sticky.Topic(name)
@@ -118,7 +122,7 @@ func (tp *topicParts) partition(a *accumulator, id int32) *partition {
 	grown := slices.Clone(ps)
 	all := slices.Clone(*a.all.Load())
 	for i := int32(len(ps)); i <= id; i++ {
-		p := &partition{topic: tp.name, id: i}
+		p := &partition{topic: tp.name, id: i, tp: tp}
 		grown = append(grown, p)
 		all = append(all, p)
 	}
@@ -141,7 +145,7 @@ type appendArgs struct {
 	headers  []Header
 	cb       Callback
 	at       int64
-	deadline time.Time
+	maxBlock time.Duration // the wait for memory ends at at+maxBlock
 	block    bool // wait for memory (false: TrySend)
 	urgent   bool // a caller waits synchronously: do not linger
 }
@@ -168,16 +172,14 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 		}
 		a.sealLocked(p, rb)
 		p.mu.Unlock()
-		a.compress(p, rb)
+		a.wake()
 	} else {
 		p.mu.Unlock()
 	}
 
-	need := batch.EstimateSize(r.key, r.val, r.headers)
-	if need < a.cfg.batchSize {
-		need = a.cfg.batchSize
-	}
-	buf, err := a.pool.allocate(ctx, need, r.deadline, r.block)
+	limit := p.tp.batchLimit(a)
+	need := max(limit, batch.EstimateSize(r.key, r.val, r.headers))
+	buf, err := a.pool.allocate(ctx, need, monoTime(r.at).Add(r.maxBlock), r.block)
 	if err != nil {
 		return appendResult{}, err
 	}
@@ -195,9 +197,9 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 			return res, nil
 		}
 		a.sealLocked(p, rb)
-		defer a.compress(p, rb)
 	}
 	rb := newRecBatch(p, buf, need, a.clock(), a.currentGen())
+	rb.limit = limit
 	rb.order, rb.span = p.nextOrder*orderSpan, orderSpan
 	p.nextOrder++
 	p.open = rb
@@ -213,7 +215,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 // with p.mu still held.
 func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs) (appendResult, bool) {
 	size := rb.b.AppendSize(r.ts, r.key, r.val, r.headers)
-	limit := max(a.cfg.batchSize, rb.reserved)
+	limit := max(rb.limit, rb.reserved)
 	if rb.b.NumRecords() > 0 && rb.b.Len()+size > limit {
 		return appendResult{}, false
 	}
@@ -232,17 +234,16 @@ func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs)
 		a.sealLocked(p, rb)
 	}
 	p.mu.Unlock()
-	if full {
-		a.compress(p, rb)
-		res.full = true
-	} else if r.urgent {
+	if full || r.urgent {
+		res.full = full
 		a.wake()
 	}
 	return res, true
 }
 
-// sealLocked closes rb for appends and queues it; compress must follow once
-// p.mu is released.
+// sealLocked closes rb for appends and queues it; the sender compresses it
+// (off the caller's goroutine, so one producing goroutine and the sender use
+// two cores).
 func (a *accumulator) sealLocked(p *partition, rb *recBatch) {
 	if p.open == rb {
 		p.open = nil
@@ -251,14 +252,57 @@ func (a *accumulator) sealLocked(p *partition, rb *recBatch) {
 	p.queue = append(p.queue, rb)
 }
 
-// compress finishes a sealed batch outside the partition lock (compression is
-// the slow part), then marks it ready and wakes the sender.
+// compress finishes a closed batch outside the partition lock (compression
+// is the slow part), marks it ready, and feeds the topic's compression ratio
+// estimate. Only the sender goroutine calls it.
 func (a *accumulator) compress(p *partition, rb *recBatch) {
 	err := rb.b.Close(a.comp)
+	if err == nil && a.comp != nil {
+		p.tp.observeRatio(float64(len(rb.b.Bytes())) / float64(rb.b.Len()))
+	}
 	p.mu.Lock()
 	rb.sealing, rb.sealed, rb.sealErr = false, true, err
 	p.mu.Unlock()
-	a.wake()
+}
+
+// Compression ratio estimate, as the Java producer keeps one per topic: a
+// worse ratio is taken at once (or a step of 0.05 at least), a better one
+// is approached in steps of 0.005, so batches rarely overshoot batch.size.
+const (
+	ratioWorseStep  = 0.05
+	ratioBetterStep = 0.005
+)
+
+// observeRatio updates the topic's estimate with a batch's actual ratio.
+// Sender goroutine only (the single writer).
+func (tp *topicParts) observeRatio(observed float64) {
+	est := math.Float64frombits(tp.ratio.Load())
+	if observed > est {
+		est = max(est+ratioWorseStep, observed)
+	} else {
+		est = max(est-ratioBetterStep, observed)
+	}
+	tp.ratio.Store(math.Float64bits(min(max(est, 0.01), 1)))
+}
+
+// wireBytes estimates what n uncompressed bytes take on the wire, for the
+// sticky partitioner's count of bytes sent to a partition.
+func (tp *topicParts) wireBytes(a *accumulator, n int) int {
+	if a.comp == nil {
+		return n
+	}
+	return int(float64(n) * math.Float64frombits(tp.ratio.Load()))
+}
+
+// batchLimit is how many uncompressed bytes a new batch of the topic may
+// hold: batch.size divided by the estimated compression ratio, so that the
+// batch is about batch.size on the wire (at most max.request.size).
+func (tp *topicParts) batchLimit(a *accumulator) int {
+	if a.comp == nil {
+		return a.cfg.batchSize
+	}
+	est := math.Float64frombits(tp.ratio.Load())
+	return min(int(float64(a.cfg.batchSize)/est), max(a.cfg.maxRequestSize, a.cfg.batchSize))
 }
 
 // currentGen is the flush generation new batches belong to, counted as unfinished.

@@ -38,11 +38,6 @@ type Producer struct {
 	closeErr  error // set before closeDone is closed
 }
 
-// clockBase anchors the monotonic clock used for latency figures.
-var clockBase = time.Now()
-
-// nanotime is monotonic nanoseconds since clockBase.
-func nanotime() int64 { return int64(time.Since(clockBase)) }
 
 // New creates a producer. Options not given keep the Java producer's
 // defaults; invalid settings fail with an error wrapping ErrInvalidConfig
@@ -162,12 +157,11 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 			return p.failSend(rec, cb, recordError("header %d has an empty key", i))
 		}
 	}
-	start := time.Now()
-	deadline := start.Add(p.cfg.maxBlock)
+	start := nanotime() // one clock read per record: timestamps, latency and max.block all derive from it
 	t := p.md.Topic(rec.Topic)
 	if t == nil || len(t.Partitions) == 0 {
 		var err error
-		if t, err = p.waitTopic(ctx, rec.Topic, deadline); err != nil {
+		if t, err = p.waitTopic(ctx, rec.Topic, monoTime(start).Add(p.cfg.maxBlock)); err != nil {
 			return p.failSend(rec, cb, err)
 		}
 	}
@@ -180,12 +174,12 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	if size := batch.EstimateSize(rec.Key, rec.Value, rec.Headers); size > p.cfg.maxRequestSize {
 		return p.failSend(rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize))
 	}
-	ts := start.UnixMilli()
+	ts := wallMillis(start)
 	if !rec.Timestamp.IsZero() {
 		ts = rec.Timestamp.UnixMilli()
 	}
 	args := appendArgs{ts: ts, key: rec.Key, val: rec.Value, headers: rec.Headers, cb: cb,
-		at: int64(start.Sub(clockBase)), deadline: deadline, block: block, urgent: urgent}
+		at: start, maxBlock: p.cfg.maxBlock, block: block, urgent: urgent}
 	res, err := p.acc.append(ctx, tp.partition(p.acc, part), &args)
 	if err != nil {
 		switch {
@@ -197,7 +191,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 		return p.failSend(rec, cb, err)
 	}
 	if sticky {
-		tp.sticky.OnAppend(part, res.bytes, res.full, n, t.Available)
+		tp.sticky.OnAppend(part, tp.wireBytes(p.acc, res.bytes), res.full, n, t.Available)
 	}
 	return res.fut
 }

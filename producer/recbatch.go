@@ -15,13 +15,14 @@ type recBatch struct {
 	part     *partition
 	b        batch.Builder
 	reserved int // buffer.memory bytes this batch holds
+	limit    int // uncompressed bytes the batch may grow to
 	created  time.Time
 	res      *result
 	recs     []recInfo
 	gen      uint64 // flush generation it belongs to
 	order    uint64 // position within the partition; retries go back by it
 	span     uint64 // orders [order, order+span) belong to this batch, for splitting
-	sealing  bool   // closed for appends, being compressed
+	sealing  bool   // closed for appends, waiting for the sender to compress it
 	sealed   bool   // compressed and ready to be sent
 	sealErr  error  // compression failed (the batch is failed)
 	hasCB    bool   // some record has a callback

@@ -130,6 +130,7 @@ func (s *sender) run() {
 		if s.stopping.Load() && (ep != nil || s.idle()) {
 			break // in-flight requests are failed below
 		}
+		syncWallClock()
 		wait := s.step(time.Now())
 		if wait <= 0 {
 			continue
@@ -161,9 +162,7 @@ func (s *sender) run() {
 			<-s.wakeCh
 		}
 	}
-	for s.failQueued(err) {
-		<-s.wakeCh
-	}
+	s.failQueued(err)
 }
 
 // idle reports whether nothing is queued or in flight.
@@ -198,6 +197,12 @@ func (s *sender) step(now time.Time) time.Duration {
 	cutoff := now.Add(-s.cfg.deliveryTimeout) // batches created before this expired
 	for _, p := range s.acc.partitions() {
 		p.mu.Lock()
+		// Batches closed by Send wait at the tail for the sender to compress them.
+		tail := len(p.queue)
+		for tail > 0 && !p.queue[tail-1].sealed {
+			tail--
+		}
+		s.sealing = append(s.sealing, p.queue[tail:]...)
 		if rb := p.open; rb != nil {
 			if due := rb.created.Add(s.cfg.linger); force || p.urgent || !due.After(now) {
 				s.acc.sealLocked(p, rb)
@@ -714,23 +719,13 @@ func (s *sender) failUnsupported(parts []*partition) {
 	}
 }
 
-// takeQueued removes from p the batches the sender may fail now: sealed ones
-// waiting in the queue and, with open, the open batch too. Batches another
-// goroutine is still compressing stay.
+// takeQueued removes from p the batches not in flight: those in the queue
+// and, with open, the open batch too.
 func (s *sender) takeQueued(p *partition, open bool) []*recBatch {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []*recBatch
-	kept := p.queue[:0]
-	for _, rb := range p.queue {
-		if rb.sealing {
-			kept = append(kept, rb)
-		} else {
-			out = append(out, rb)
-		}
-	}
-	clear(p.queue[len(kept):])
-	p.queue = kept
+	out := p.queue
+	p.queue = nil
 	if rb := p.open; open && rb != nil {
 		p.open = nil
 		out = append(out, rb)
@@ -738,19 +733,14 @@ func (s *sender) takeQueued(p *partition, open bool) []*recBatch {
 	return out
 }
 
-// failQueued fails every batch not in flight: open, sealed and waiting for a
-// retry. It reports whether some batch was still being compressed (the
-// caller tries again once woken).
-func (s *sender) failQueued(err error) (left bool) {
+// failQueued fails every batch not in flight: open, closed and waiting for
+// a retry.
+func (s *sender) failQueued(err error) {
 	for _, p := range s.acc.partitions() {
 		for _, rb := range s.takeQueued(p, true) {
 			s.fail(rb, err)
 		}
-		p.mu.Lock()
-		left = left || len(p.queue) > 0
-		p.mu.Unlock()
 	}
-	return left
 }
 
 // backoff is the wait before retry number attempt (1-based): doubling from
