@@ -2,6 +2,8 @@ package producer
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -9,7 +11,10 @@ import (
 // per batch, not per record). It is written once by the sender goroutine
 // before done is closed, and only read after.
 type result struct {
-	done      chan struct{}
+	finished atomic.Bool   // the outcome below is final
+	mu       sync.Mutex    // guards waitCh
+	waitCh   chan struct{} // made only when someone waits; closed by finish
+
 	topic     string
 	partition int32
 
@@ -30,19 +35,49 @@ type outcome struct {
 }
 
 func newResult(topic string, partition int32) *result {
-	return &result{done: make(chan struct{}), topic: topic, partition: partition, baseOffset: -1, logAppendTime: -1}
+	return &result{topic: topic, partition: partition, baseOffset: -1, logAppendTime: -1}
+}
+
+// closedCh is the Done channel of a result already finished when asked.
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// finish publishes the outcome (written before the call) to every waiter.
+func (r *result) finish() {
+	r.mu.Lock()
+	r.finished.Store(true)
+	if r.waitCh != nil {
+		close(r.waitCh)
+	}
+	r.mu.Unlock()
+}
+
+// done returns a channel closed once the result is final; a channel is only
+// made for results somebody waits on.
+func (r *result) done() <-chan struct{} {
+	if r.finished.Load() {
+		return closedCh
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished.Load() {
+		return closedCh
+	}
+	if r.waitCh == nil {
+		r.waitCh = make(chan struct{})
+	}
+	return r.waitCh
 }
 
 // failedResult is the answer of a Send that failed before reaching a batch.
 func failedResult(rec *Record, err error) *result {
-	r := &result{done: make(chan struct{}), baseOffset: -1, logAppendTime: -1, err: err}
+	r := &result{baseOffset: -1, logAppendTime: -1, err: err}
 	if rec != nil {
 		r.topic, r.partition = rec.Topic, -1
 		if rec.PinPartition {
 			r.partition = rec.Partition
 		}
 	}
-	close(r.done)
+	r.finished.Store(true)
 	return r
 }
 
@@ -74,18 +109,16 @@ type Future struct {
 }
 
 // Done is closed once the record is answered.
-func (f Future) Done() <-chan struct{} { return f.res.done }
+func (f Future) Done() <-chan struct{} { return f.res.done() }
 
 // Get waits for the record's answer or for ctx to end (then it returns ctx's
 // error; the record is still answered later through its callback).
 func (f Future) Get(ctx context.Context) (RecordMetadata, error) {
-	select {
-	case <-f.res.done:
+	if f.res.finished.Load() {
 		return f.res.metadata(f.idx, f.ts)
-	default:
 	}
 	select {
-	case <-f.res.done:
+	case <-f.res.done():
 		return f.res.metadata(f.idx, f.ts)
 	case <-ctx.Done():
 		return RecordMetadata{}, ctx.Err()

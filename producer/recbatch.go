@@ -76,8 +76,7 @@ func newRecBatch(p *partition, buf []byte, reserved int, now time.Time, gen uint
 func (rb *recBatch) recycle() {
 	clear(rb.recs)
 	recs := rb.recs[:0]
-	*rb = recBatch{recs: recs}
-	rb.b.Reset(nil)
+	*rb = recBatch{recs: recs} // the builder is Reset with a buffer when reused
 	batchPool.Put(rb)
 }
 

@@ -211,7 +211,7 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 	if err != nil {
 		res.baseOffset = -1
 	}
-	close(res.done)
+	res.finish()
 	if link := rb.split; link != nil {
 		for i, idx := range link.idx {
 			o := outcome{offset: -1, logAppendTime: logAppendTime, err: err}
@@ -221,7 +221,7 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 			link.parent.perRecord[idx] = o
 		}
 		if *link.pending--; *link.pending == 0 {
-			close(link.parent.done)
+			link.parent.finish()
 		}
 	}
 	n := int64(rb.numRecords())

@@ -40,6 +40,9 @@ type sender struct {
 	postMu  sync.Mutex
 	posted  []func() // work from other goroutines; guarded by postMu
 	running []func() // the slice being run; sender only
+	answers  []*inflightReq // answered produce requests; guarded by postMu
+	answered []*inflightReq // the slice being handled; sender only
+	spareReq []*inflightReq // free list; sender only
 
 	stopping atomic.Bool // Close: finish what is queued, then exit
 	abortErr atomic.Pointer[error]
@@ -69,13 +72,6 @@ type sender struct {
 	added        txn.PartitionSet // partitions in the open transaction (classic flow)
 	adding       chan struct{}    // an AddPartitionsToTxn is running; closed once its answer is handled
 	toAdd        map[string][]int32
-}
-
-// inflightReq is one produce request on the wire.
-type inflightReq struct {
-	node    int32
-	batches []*recBatch
-	sentAt  time.Time
 }
 
 func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool, md *metadata.Client, cbs *completer, m *metrics, sticky *partitioner.Sticky) *sender {
@@ -110,7 +106,13 @@ func (s *sender) post(fn func()) {
 func (s *sender) runPosted() {
 	s.postMu.Lock()
 	s.running, s.posted = s.posted, s.running[:0]
+	s.answered, s.answers = s.answers, s.answered[:0]
 	s.postMu.Unlock()
+	for i, ir := range s.answered {
+		s.handleResponse(ir, ir.resp, ir.err)
+		s.recycleInflight(ir)
+		s.answered[i] = nil
+	}
 	for i, fn := range s.running {
 		fn()
 		s.running[i] = nil
@@ -456,7 +458,10 @@ func (s *sender) call(fn func()) error {
 // drain builds at most one produce request per broker from the ready
 // partitions and writes it. It reports whether anything was sent.
 func (s *sender) drain(now time.Time, mode stampMode) bool {
-	clear(s.byNode)
+	for node, ps := range s.byNode {
+		clear(ps)
+		s.byNode[node] = ps[:0] // keep the slices: no allocation per drain
+	}
 	for _, p := range s.ready {
 		leader := s.leader(p)
 		if leader < 0 {
@@ -468,6 +473,9 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 	sent := false
 	s.rotate++
 	for node, parts := range s.byNode {
+		if len(parts) == 0 {
+			continue
+		}
 		conn, err := s.conns.Ready(node, wire.Produce)
 		if conn == nil || conn.InFlight() >= s.cfg.maxInFlight {
 			if err != nil && !errors.Is(err, wire.ErrNotReady) {
@@ -622,7 +630,7 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 			rb.b.Stamp(s.pid.ProducerID, s.pid.Epoch, rb.seq, s.txnID != nil)
 		}
 		if req == nil {
-			req = &inflightReq{node: node}
+			req = s.newInflight(node)
 		}
 		req.batches = append(req.batches, rb)
 		size += len(rb.b.Bytes())
@@ -630,47 +638,6 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 		s.inflight++
 	}
 	return req
-}
-
-// send writes one produce request; its answer is handled on the sender.
-func (s *sender) send(conn *wire.Conn, ir *inflightReq) {
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks = int16(s.cfg.acks)
-	req.TimeoutMillis = int32(s.cfg.requestTimeout / time.Millisecond)
-	req.TransactionID = s.txnID
-	records := 0
-	for _, rb := range ir.batches {
-		t := s.md.Topic(rb.part.topic)
-		var rt *kmsg.ProduceRequestTopic
-		for i := range req.Topics {
-			if req.Topics[i].Topic == rb.part.topic {
-				rt = &req.Topics[i]
-				break
-			}
-		}
-		if rt == nil {
-			req.Topics = append(req.Topics, kmsg.NewProduceRequestTopic())
-			rt = &req.Topics[len(req.Topics)-1]
-			rt.Topic = rb.part.topic
-			if t != nil {
-				rt.TopicID = t.ID
-			}
-		}
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition = rb.part.id
-		rp.Records = rb.b.Bytes()
-		rt.Partitions = append(rt.Partitions, rp)
-		records += rb.numRecords()
-		s.m.bytesWritten.Add(int64(len(rp.Records)))
-		s.m.bytesRaw.Add(int64(rb.b.Len()))
-	}
-	s.m.requestsSent.Add(1)
-	s.m.batchesSent.Add(int64(len(ir.batches)))
-	s.m.batchRecords.Add(int64(records))
-	ir.sentAt = time.Now()
-	conn.Send(req, s.cfg.requestTimeout, func(resp kmsg.Response, err error) {
-		s.post(func() { s.handleResponse(ir, resp, err) })
-	})
 }
 
 // noteBlocked and noteUnblocked track brokers that cannot take data, so the
