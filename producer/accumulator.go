@@ -298,11 +298,13 @@ func (tp *topicParts) wireBytes(a *accumulator, n int) int {
 // hold: batch.size divided by the estimated compression ratio, so that the
 // batch is about batch.size on the wire (at most max.request.size).
 func (tp *topicParts) batchLimit(a *accumulator) int {
-	if a.comp == nil {
+	if a.comp == nil || a.cfg.batchSize <= 0 {
 		return a.cfg.batchSize
 	}
 	est := math.Float64frombits(tp.ratio.Load())
-	return min(int(float64(a.cfg.batchSize)/est), max(a.cfg.maxRequestSize, a.cfg.batchSize))
+	limit := min(int(float64(a.cfg.batchSize)/est), max(a.cfg.maxRequestSize, a.cfg.batchSize))
+	// Whole multiples of batch.size: buffers then come in few sizes and are reused.
+	return max(limit/a.cfg.batchSize, 1) * a.cfg.batchSize
 }
 
 // currentGen is the flush generation new batches belong to, counted as unfinished.

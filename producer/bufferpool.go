@@ -9,17 +9,20 @@ import (
 
 // bufferPool bounds the memory of batches not yet answered (buffer.memory):
 // every batch takes its buffer from here when it opens and gives it back when
-// its records are answered, whether sent, retried or failed. Buffers of
-// exactly batch.size are kept for reuse; others are left to the GC (their
-// bytes still count until released). Waiters are served first come, first served.
+// its records are answered, whether sent, retried or failed. Buffers come in
+// a few sizes (multiples of batch.size) and are kept for reuse by size, so a
+// steady stream allocates none; spare buffers are dropped to the GC when
+// memory is needed for another size (their bytes count as available).
+// Waiters are served first come, first served.
 type bufferPool struct {
 	total    int64
-	poolable int
+	poolable int // the largest size kept for reuse
 
-	mu      sync.Mutex
-	avail   int64    // bytes not lent out, free list included; guarded by mu
-	free    [][]byte // spare buffers of cap poolable; guarded by mu
-	waiters []*poolWaiter
+	mu        sync.Mutex
+	avail     int64            // bytes not lent out, spare buffers included; guarded by mu
+	free      map[int][][]byte // spare buffers by size; guarded by mu
+	freeBytes int64            // bytes held by spare buffers; guarded by mu
+	waiters   []*poolWaiter
 	closed  bool
 
 	nwaiting atomic.Int32 // len(waiters), read by the sender without the lock
@@ -31,8 +34,10 @@ type poolWaiter struct {
 	buf   []byte        // the granted buffer; guarded by bufferPool.mu
 }
 
+// newBufferPool bounds memory to total bytes and keeps spare buffers of up
+// to poolable bytes.
 func newBufferPool(total int64, poolable int) *bufferPool {
-	return &bufferPool{total: total, avail: total, poolable: poolable}
+	return &bufferPool{total: total, avail: total, poolable: poolable, free: make(map[int][][]byte)}
 }
 
 // allocate lends a buffer with capacity of at least size. It waits until
@@ -83,14 +88,23 @@ func (p *bufferPool) allocate(ctx context.Context, size int, deadline time.Time,
 // takeLocked hands out a buffer of size bytes, counting them as lent.
 func (p *bufferPool) takeLocked(size int) []byte {
 	p.avail -= int64(size)
-	if size == p.poolable && len(p.free) > 0 {
-		buf := p.free[len(p.free)-1]
-		p.free = p.free[:len(p.free)-1]
+	if spare := p.free[size]; len(spare) > 0 {
+		buf := spare[len(spare)-1]
+		p.free[size] = spare[:len(spare)-1]
+		p.freeBytes -= int64(size)
 		return buf[:0]
 	}
-	// Drop spare buffers until the bytes not held by the free list cover this one.
-	for len(p.free) > 0 && p.avail < int64(len(p.free)*p.poolable) {
-		p.free = p.free[:len(p.free)-1]
+	// Drop spare buffers of other sizes until the bytes they hold no longer
+	// stand in the way of this one.
+	for n, spare := range p.free {
+		if p.avail >= p.freeBytes {
+			break
+		}
+		for len(spare) > 0 && p.avail < p.freeBytes {
+			spare = spare[:len(spare)-1]
+			p.freeBytes -= int64(n)
+		}
+		p.free[n] = spare
 	}
 	return make([]byte, 0, size)
 }
@@ -108,8 +122,9 @@ func (p *bufferPool) release(buf []byte, size int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.avail += int64(size)
-	if size == p.poolable && cap(buf) == p.poolable && !p.closed {
-		p.free = append(p.free, buf[:0])
+	if size <= p.poolable && cap(buf) == size && !p.closed {
+		p.free[size] = append(p.free[size], buf[:0])
+		p.freeBytes += int64(size)
 	}
 	p.serveLocked()
 }
@@ -159,5 +174,6 @@ func (p *bufferPool) close() {
 	}
 	p.waiters = nil
 	p.nwaiting.Store(0)
-	p.free = nil
+	clear(p.free)
+	p.freeBytes = 0
 }

@@ -65,7 +65,7 @@ func New(opts ...Opt) (*Producer, error) {
 			BatchSize: cfg.batchSize, Adaptive: cfg.adaptive, AvailabilityTimeout: cfg.availabilityTimeout,
 		})
 	}
-	p.bufs = newBufferPool(cfg.bufferMemory, cfg.batchSize)
+	p.bufs = newBufferPool(cfg.bufferMemory, max(cfg.batchSize, min(cfg.maxRequestSize, 64*cfg.batchSize)))
 	s := newSender(cfg, nil, p.bufs, nil, nil, nil, &p.m, p.sticky)
 	p.acc = newAccumulator(cfg, p.bufs, comp, p.sticky, s.wake)
 	conns, err := wire.NewPool(&wire.Config{
