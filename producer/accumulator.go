@@ -184,6 +184,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 		return appendResult{}, err
 	}
 
+	need = cap(buf) // a spare buffer may be larger; all of it is accounted
 	p.mu.Lock()
 	if a.closed.Load() {
 		p.mu.Unlock()
@@ -215,7 +216,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 // with p.mu still held.
 func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs) (appendResult, bool) {
 	size := rb.b.AppendSize(r.ts, r.key, r.val, r.headers)
-	limit := max(rb.limit, rb.reserved)
+	limit := rb.limit // the buffer may be larger (a spare one); the batch is not
 	if rb.b.NumRecords() > 0 && rb.b.Len()+size > limit {
 		return appendResult{}, false
 	}

@@ -52,6 +52,7 @@ func (p *bufferPool) allocate(ctx context.Context, size int, deadline time.Time,
 		return nil, ErrClosed
 	}
 	if len(p.waiters) == 0 && p.avail >= int64(size) {
+		// takeLocked may hand out a larger spare buffer; the caller accounts cap(buf).
 		buf := p.takeLocked(size)
 		p.mu.Unlock()
 		return buf, nil
@@ -85,17 +86,17 @@ func (p *bufferPool) allocate(ctx context.Context, size int, deadline time.Time,
 	return nil, why
 }
 
-// takeLocked hands out a buffer of size bytes, counting them as lent.
+// takeLocked hands out a buffer of at least size bytes, counting its whole
+// capacity as lent (the caller gives back cap(buf)). A spare buffer of the
+// size is taken first, then a larger spare one (up to twice the size), so
+// that a change of batch size reuses memory instead of dropping it.
 func (p *bufferPool) takeLocked(size int) []byte {
-	p.avail -= int64(size)
-	if spare := p.free[size]; len(spare) > 0 {
-		buf := spare[len(spare)-1]
-		p.free[size] = spare[:len(spare)-1]
-		p.freeBytes -= int64(size)
-		return buf[:0]
+	if buf := p.spareLocked(size); buf != nil {
+		return buf
 	}
-	// Drop spare buffers of other sizes until the bytes they hold no longer
-	// stand in the way of this one.
+	p.avail -= int64(size)
+	// Drop spare buffers until the bytes they hold no longer stand in the
+	// way of this one.
 	for n, spare := range p.free {
 		if p.avail >= p.freeBytes {
 			break
@@ -109,6 +110,25 @@ func (p *bufferPool) takeLocked(size int) []byte {
 	return make([]byte, 0, size)
 }
 
+// spareLocked takes a spare buffer of size to twice size bytes, or nil.
+func (p *bufferPool) spareLocked(size int) []byte {
+	best := 0
+	for n, spare := range p.free {
+		if len(spare) > 0 && n >= size && n <= 2*size && (best == 0 || n < best) && p.avail >= int64(n) {
+			best = n
+		}
+	}
+	if best == 0 {
+		return nil
+	}
+	spare := p.free[best]
+	buf := spare[len(spare)-1]
+	p.free[best] = spare[:len(spare)-1]
+	p.freeBytes -= int64(best)
+	p.avail -= int64(best)
+	return buf[:0]
+}
+
 // force lends size bytes without waiting, even past the bound: only for the
 // parts of a split batch, whose own memory is given back right after.
 func (p *bufferPool) force(size int) []byte {
@@ -117,7 +137,8 @@ func (p *bufferPool) force(size int) []byte {
 	return p.takeLocked(size)
 }
 
-// release gives back the size bytes lent with buf and serves waiters.
+// release gives back the size bytes lent with buf (cap(buf) as handed out)
+// and serves waiters.
 func (p *bufferPool) release(buf []byte, size int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

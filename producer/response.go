@@ -293,7 +293,9 @@ func (s *sender) split(rb *recBatch) {
 		size := rb.b.AppendSize(r.Timestamp, r.Key, r.Value, r.Headers) // an upper bound for a fresh batch's record too
 		if cur == nil || (cur.b.NumRecords() > 0 && cur.b.Len()+size > target) {
 			need := max(target, batch.EstimateSize(r.Key, r.Value, r.Headers))
-			cur = newRecBatch(p, s.bufs.force(need), need, rb.created, rb.gen)
+			buf := s.bufs.force(need)
+			cur = newRecBatch(p, buf, cap(buf), rb.created, rb.gen)
+			cur.limit = need
 			cur.order, cur.span, cur.attempts = rb.order+uint64(len(parts))*step, step, rb.attempts
 			cur.split = &splitLink{parent: origin, pending: pending}
 			s.acc.addUnfinished(rb.gen)
