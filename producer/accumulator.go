@@ -304,8 +304,10 @@ func (tp *topicParts) batchLimit(a *accumulator) int {
 	}
 	est := math.Float64frombits(tp.ratio.Load())
 	limit := min(int(float64(a.cfg.batchSize)/est), max(a.cfg.maxRequestSize, a.cfg.batchSize))
-	// Whole multiples of batch.size: buffers then come in few sizes and are reused.
-	return max(limit/a.cfg.batchSize, 1) * a.cfg.batchSize
+	// Multiples of a quarter batch.size: buffers then come in few sizes and
+	// are reused, and the wire size stays within batch.size.
+	step := max(a.cfg.batchSize/4, 1)
+	return max(limit/step*step, a.cfg.batchSize)
 }
 
 // currentGen is the flush generation new batches belong to, counted as unfinished.
