@@ -49,9 +49,9 @@ type topicParts struct {
 type accumulator struct {
 	cfg    *config
 	sticky *partitioner.Sticky // nil with a custom partitioner
-	pool *bufferPool
-	comp *batch.Compressor
-	wake func() // pokes the sender
+	pool   *bufferPool
+	comp   *batch.Compressor
+	wake   func() // pokes the sender
 
 	mu     sync.Mutex                             // guards writes of topics and all
 	topics atomic.Pointer[map[string]*topicParts] // copy on write
@@ -146,8 +146,8 @@ type appendArgs struct {
 	cb       Callback
 	at       int64
 	maxBlock time.Duration // the wait for memory ends at at+maxBlock
-	block    bool // wait for memory (false: TrySend)
-	urgent   bool // a caller waits synchronously: do not linger
+	block    bool          // wait for memory (false: TrySend)
+	urgent   bool          // a caller waits synchronously: do not linger
 }
 
 // appendResult tells Send where the record went.

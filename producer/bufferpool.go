@@ -23,7 +23,7 @@ type bufferPool struct {
 	free      map[int][][]byte // spare buffers by size; guarded by mu
 	freeBytes int64            // bytes held by spare buffers; guarded by mu
 	waiters   []*poolWaiter
-	closed  bool
+	closed    bool
 
 	nwaiting atomic.Int32 // len(waiters), read by the sender without the lock
 }

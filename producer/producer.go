@@ -38,7 +38,6 @@ type Producer struct {
 	closeErr  error // set before closeDone is closed
 }
 
-
 // New creates a producer. Options not given keep the Java producer's
 // defaults; invalid settings fail with an error wrapping ErrInvalidConfig
 // that names the setting. New does not contact the cluster: connections and
