@@ -264,7 +264,7 @@ func TestSASL(t *testing.T) {
 			}
 			t.Run("wrong password", func(t *testing.T) { wrong(t) })
 			t.Run("wrong password error names the cause", func(t *testing.T) {
-						checkCause(t, wrong(t), wire.ErrSASL)
+				checkCause(t, wrong(t), wire.ErrSASL)
 			})
 			t.Run("over TLS", func(t *testing.T) {
 				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.name, "alice", "s3cret"),

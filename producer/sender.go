@@ -36,10 +36,10 @@ type sender struct {
 	sticky *partitioner.Sticky
 	txnID  *string
 
-	wakeCh  chan struct{} // capacity 1: a pending wake-up
-	postMu  sync.Mutex
-	posted  []func() // work from other goroutines; guarded by postMu
-	running []func() // the slice being run; sender only
+	wakeCh   chan struct{} // capacity 1: a pending wake-up
+	postMu   sync.Mutex
+	posted   []func()       // work from other goroutines; guarded by postMu
+	running  []func()       // the slice being run; sender only
 	answers  []*inflightReq // answered produce requests; guarded by postMu
 	answered []*inflightReq // the slice being handled; sender only
 	spareReq []*inflightReq // free list; sender only
