@@ -215,3 +215,44 @@ func testLogger(t testing.TB) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// shuffleLeaders moves partition leaders around every period until the
+// returned stop is called (it waits for the shuffling goroutine).
+func shuffleLeaders(c *kfake.Cluster, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				c.ShufflePartitionLeaders()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// sendPaced sends records 0..n-1 round robin over the given number of
+// partitions at about 20,000 records/s, so a run spans many faults and
+// leader moves, then waits for every answer.
+func sendPaced(t testing.TB, p *Producer, l *ledger, topic string, n, partitions int, wait time.Duration) {
+	t.Helper()
+	ctx := ctxTimeout(t, wait+time.Minute)
+	pace := time.NewTicker(10 * time.Millisecond)
+	defer pace.Stop()
+	for i := range n {
+		if i%200 == 0 {
+			<-pace.C
+		}
+		rec := l.record(topic, i)
+		rec.Partition, rec.PinPartition = int32(i%partitions), true
+		p.Send(ctx, rec, l.callback(i))
+	}
+	l.wait(wait)
+}

@@ -230,39 +230,10 @@ func soak(t *testing.T, n int, idempotent bool) (dups int) {
 		}
 		return nil, nil, false
 	})
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				c.ShufflePartitionLeaders()
-			}
-		}
-	}()
-	ctx := ctxTimeout(t, 90*time.Second)
+	stopShuffle := shuffleLeaders(c, 100*time.Millisecond)
 	l := newLedger(t)
-	// Paced at about 20,000 records/s, so the run spans many leader shuffles
-	// and thousands of produce requests.
-	pace := time.NewTicker(10 * time.Millisecond)
-	defer pace.Stop()
-	for i := 0; i < n; i++ {
-		if i%200 == 0 {
-			<-pace.C
-		}
-		rec := l.record("soak", i)
-		rec.Partition, rec.PinPartition = int32(i%6), true
-		p.Send(ctx, rec, l.callback(i))
-	}
-	l.wait(90 * time.Second)
-	close(stop)
-	wg.Wait()
+	sendPaced(t, p, l, "soak", n, 6, 90*time.Second)
+	stopShuffle()
 	if f := l.failed(); f != 0 {
 		t.Fatalf("%d records failed, e.g. %v", f, firstErr(l))
 	}

@@ -55,38 +55,10 @@ func TestSoakFaultMix(t *testing.T) {
 		}
 		return nil, nil, false
 	})
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(150 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				c.ShufflePartitionLeaders()
-			}
-		}
-	}()
-
-	ctx := ctxTimeout(t, 3*time.Minute)
+	stopShuffle := shuffleLeaders(c, 150*time.Millisecond)
 	l := newLedger(t)
-	pace := time.NewTicker(10 * time.Millisecond)
-	defer pace.Stop()
-	for i := range n {
-		if i%200 == 0 {
-			<-pace.C // about 20,000 records/s: the run spans many faults and shuffles
-		}
-		rec := l.record(topic, i)
-		rec.Partition, rec.PinPartition = int32(i%6), true
-		p.Send(ctx, rec, l.callback(i))
-	}
-	l.wait(2 * time.Minute)
-	close(stop)
-	wg.Wait()
+	sendPaced(t, p, l, topic, n, 6, 2*time.Minute)
+	stopShuffle()
 	if f := l.failed(); f != 0 {
 		t.Fatalf("%d records failed, e.g. %v", f, firstErr(l))
 	}
