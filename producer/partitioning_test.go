@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestUnkeyedRecordsStickThenSpread(t *testing.T) {
@@ -64,4 +66,43 @@ func TestSlowCallbackDoesNotStallSends(t *testing.T) {
 	}
 	close(release)
 	<-done
+}
+
+func TestPartitionCountGrowthIsPickedUp(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(2, "grow"))
+	p := newTestProducer(t, c, WithMetadataMaxAge(100*time.Millisecond), WithLinger(time.Millisecond), WithBatchSize(512))
+	ctx := ctxTimeout(t, 30*time.Second)
+	if _, err := p.SendSync(ctx, &Record{Topic: "grow", Value: []byte("v-0")}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = "grow", 4
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create partitions: %v %v", err, resp)
+	}
+	// Unkeyed records spread over the new partitions too once metadata is refreshed.
+	seen := map[int32]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 1; len(seen) < 4 && time.Now().Before(deadline); i++ {
+		md, err := p.SendSync(ctx, &Record{Topic: "grow", Value: make([]byte, 100)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[md.Partition] = true
+	}
+	if !seen[2] || !seen[3] {
+		t.Fatalf("records went only to %v after the topic grew to 4 partitions", seen)
+	}
+	parts, err := p.PartitionsFor(ctx, "grow")
+	if err != nil || len(parts) != 4 {
+		t.Fatalf("PartitionsFor: %d partitions, %v", len(parts), err)
+	}
 }
