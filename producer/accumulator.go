@@ -66,11 +66,13 @@ type accumulator struct {
 	genChanged chan struct{}    // closed and replaced when unfinished shrinks while someone waits; guarded by genMu
 	genWaiters int              // Flush calls waiting on genChanged; guarded by genMu
 	clock      func() time.Time // time.Now; a field so tests can see the same clock
+	spare      spareBatches
 }
 
 func newAccumulator(cfg *config, pool *bufferPool, comp *batch.Compressor, sticky *partitioner.Sticky, wake func()) *accumulator {
 	a := &accumulator{cfg: cfg, pool: pool, comp: comp, sticky: sticky, wake: wake,
 		unfinished: make(map[uint64]int), genChanged: make(chan struct{}), clock: time.Now}
+	a.spare.limit = int(min(cfg.bufferMemory/int64(max(cfg.batchSize, 1024)), 4096))
 	m := make(map[string]*topicParts)
 	a.topics.Store(&m)
 	a.all.Store(&[]*partition{})
@@ -199,8 +201,13 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 		}
 		a.sealLocked(p, rb)
 	}
-	rb := newRecBatch(p, buf, need, a.clock(), a.currentGen())
+	rb := a.newRecBatch(p, buf, need, a.clock(), a.currentGen())
 	rb.limit = limit
+	if want := limit/max(batch.EstimateSize(r.key, r.val, r.headers), 1) + 1; cap(rb.recs) < want {
+		// Room for as many records like this one as the batch can hold: the
+		// slice then grows at most rarely.
+		rb.recs = make([]recInfo, 0, want)
+	}
 	rb.order, rb.span = p.nextOrder*orderSpan, orderSpan
 	p.nextOrder++
 	p.open = rb

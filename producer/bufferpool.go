@@ -23,15 +23,18 @@ type bufferPool struct {
 	free      map[int][][]byte // spare buffers by size; guarded by mu
 	freeBytes int64            // bytes held by spare buffers; guarded by mu
 	waiters   []*poolWaiter
-	closed    bool
+	// spareWaiters are waiters (with their channel and timer) kept for reuse.
+	spareWaiters []*poolWaiter
+	closed       bool
 
 	nwaiting atomic.Int32 // len(waiters), read by the sender without the lock
 }
 
 type poolWaiter struct {
 	size  int
-	ready chan struct{} // closed once the memory is granted or the pool closed
+	ready chan struct{} // capacity 1: signalled once the memory is granted or the pool closed
 	buf   []byte        // the granted buffer; guarded by bufferPool.mu
+	timer *time.Timer   // max.block; stopped while the waiter is spare
 }
 
 // newBufferPool bounds memory to total bytes and keeps spare buffers of up
@@ -61,29 +64,58 @@ func (p *bufferPool) allocate(ctx context.Context, size int, deadline time.Time,
 		p.mu.Unlock()
 		return nil, ErrBufferFull
 	}
-	w := &poolWaiter{size: size, ready: make(chan struct{})}
+	w := p.waiterLocked(size)
 	p.waiters = append(p.waiters, w)
 	p.nwaiting.Store(int32(len(p.waiters)))
 	p.mu.Unlock()
 
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	w.timer.Reset(time.Until(deadline))
 	why := ErrClosed
 	select {
 	case <-w.ready:
-	case <-timer.C:
+	case <-w.timer.C:
 		why = ErrMaxBlock
 	case <-ctx.Done():
 		why = ctx.Err()
 	}
+	w.timer.Stop()
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if w.buf != nil {
-		return w.buf, nil // granted, possibly just as the wait ended
+	buf := w.buf
+	if buf == nil {
+		p.removeWaiterLocked(w)
 	}
-	p.removeWaiterLocked(w)
+	p.spareWaiters = append(p.spareWaiters, w.reset())
+	if buf != nil {
+		return buf, nil // granted, possibly just as the wait ended
+	}
 	return nil, why
+}
+
+// waiterLocked takes a waiter from the free list: blocking sends under
+// memory pressure then allocate nothing.
+func (p *bufferPool) waiterLocked(size int) *poolWaiter {
+	var w *poolWaiter
+	if n := len(p.spareWaiters); n > 0 {
+		w = p.spareWaiters[n-1]
+		p.spareWaiters = p.spareWaiters[:n-1]
+	} else {
+		w = &poolWaiter{ready: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+		w.timer.Stop()
+	}
+	w.size = size
+	return w
+}
+
+// reset readies a used waiter for the free list.
+func (w *poolWaiter) reset() *poolWaiter {
+	select {
+	case <-w.ready: // a grant or close that raced the end of the wait
+	default:
+	}
+	w.buf = nil
+	return w
 }
 
 // takeLocked hands out a buffer of at least size bytes, counting its whole
@@ -158,7 +190,7 @@ func (p *bufferPool) serveLocked() {
 			return
 		}
 		w.buf = p.takeLocked(w.size)
-		close(w.ready)
+		w.ready <- struct{}{}
 		p.waiters = p.waiters[1:]
 		p.nwaiting.Store(int32(len(p.waiters)))
 	}
@@ -191,7 +223,7 @@ func (p *bufferPool) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for _, w := range p.waiters {
-		close(w.ready)
+		w.ready <- struct{}{}
 	}
 	p.waiters = nil
 	p.nwaiting.Store(0)

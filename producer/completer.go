@@ -79,7 +79,7 @@ func (c *completer) answer(rb *recBatch) {
 		}
 	}
 	c.acc.finished(rb.gen)
-	rb.recycle()
+	c.acc.recycle(rb)
 }
 
 // close lets the goroutine end once the queue is drained, and waits for it.

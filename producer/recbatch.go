@@ -57,10 +57,38 @@ type splitLink struct {
 	pending *int    // batches of the split not yet answered; sender-owned
 }
 
-var batchPool = sync.Pool{New: func() any { return new(recBatch) }}
+// spareBatches keeps answered batch objects (with their per-record slices)
+// for reuse, per producer and bounded by how many batches buffer.memory can
+// hold. A plain free list rather than a sync.Pool: the pool is emptied by
+// every GC, and a busy producer would then regrow every slice.
+type spareBatches struct {
+	mu    sync.Mutex
+	free  []*recBatch // guarded by mu
+	limit int
+}
 
-func newRecBatch(p *partition, buf []byte, reserved int, now time.Time, gen uint64) *recBatch {
-	rb := batchPool.Get().(*recBatch)
+func (sb *spareBatches) take() *recBatch {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if n := len(sb.free); n > 0 {
+		rb := sb.free[n-1]
+		sb.free[n-1] = nil
+		sb.free = sb.free[:n-1]
+		return rb
+	}
+	return new(recBatch)
+}
+
+func (sb *spareBatches) put(rb *recBatch) {
+	sb.mu.Lock()
+	if len(sb.free) < sb.limit {
+		sb.free = append(sb.free, rb)
+	}
+	sb.mu.Unlock()
+}
+
+func (a *accumulator) newRecBatch(p *partition, buf []byte, reserved int, now time.Time, gen uint64) *recBatch {
+	rb := a.spare.take()
 	rb.part = p
 	rb.b.Reset(buf)
 	rb.reserved = reserved
@@ -71,13 +99,13 @@ func newRecBatch(p *partition, buf []byte, reserved int, now time.Time, gen uint
 	return rb
 }
 
-// recycle returns an answered batch to the pool. Its buffer went back to the
+// recycle keeps an answered batch for reuse. Its buffer went back to the
 // buffer pool already.
-func (rb *recBatch) recycle() {
+func (a *accumulator) recycle(rb *recBatch) {
 	clear(rb.recs)
 	recs := rb.recs[:0]
 	*rb = recBatch{recs: recs} // the builder is Reset with a buffer when reused
-	batchPool.Put(rb)
+	a.spare.put(rb)
 }
 
 // numRecords is how many records the batch holds.

@@ -237,7 +237,7 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 		return
 	}
 	s.acc.finished(rb.gen)
-	rb.recycle()
+	s.acc.recycle(rb)
 }
 
 // fail answers rb with err. A batch that already took sequence numbers
@@ -294,7 +294,7 @@ func (s *sender) split(rb *recBatch) {
 		if cur == nil || (cur.b.NumRecords() > 0 && cur.b.Len()+size > target) {
 			need := max(target, batch.EstimateSize(r.Key, r.Value, r.Headers))
 			buf := s.bufs.force(need)
-			cur = newRecBatch(p, buf, cap(buf), rb.created, rb.gen)
+			cur = s.acc.newRecBatch(p, buf, cap(buf), rb.created, rb.gen)
 			cur.limit = need
 			cur.order, cur.span, cur.attempts = rb.order+uint64(len(parts))*step, step, rb.attempts
 			cur.split = &splitLink{parent: origin, pending: pending}
@@ -336,5 +336,5 @@ func (s *sender) split(rb *recBatch) {
 	s.bufs.release(rb.b.Buffer(), rb.reserved)
 	s.acc.finished(rb.gen)
 	rb.recs = rb.recs[:0]
-	rb.recycle()
+	s.acc.recycle(rb)
 }
