@@ -272,7 +272,8 @@ func (p *Producer) failSend(rec *Record, cb Callback, err error) Future {
 
 // Flush makes every buffered record ready to send at once and waits until
 // all records sent before the call are answered and their callbacks ran, or
-// ctx ends.
+// ctx ends. Calling it from a callback waits for that callback itself: only
+// ctx ends such a wait.
 func (p *Producer) Flush(ctx context.Context) error {
 	if p.closing.Load() {
 		return ErrClosed
@@ -287,7 +288,8 @@ func (p *Producer) Flush(ctx context.Context) error {
 // Close stops accepting records, sends what is buffered, and waits for the
 // answers. When ctx ends first, whatever is left fails with ErrClosed. Every
 // record is answered and every goroutine of the producer has stopped when
-// Close returns. Calling Close again waits for the first call.
+// Close returns (callbacks included, so do not call Close from a callback).
+// Calling Close again waits for the first call.
 func (p *Producer) Close(ctx context.Context) error {
 	if !p.closing.CompareAndSwap(false, true) {
 		select {
