@@ -154,10 +154,9 @@ type appendArgs struct {
 
 // appendResult tells Send where the record went.
 type appendResult struct {
-	fut      Future
-	bytes    int  // encoded size of the record
-	newBatch bool // the record opened a batch
-	full     bool // the batch it went into was sealed as full
+	fut   Future
+	bytes int  // encoded size of the record
+	full  bool // the batch it went into was sealed as full
 }
 
 // append encodes the record into its partition's open batch, opening a new
@@ -212,8 +211,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 	p.nextOrder++
 	p.open = rb
 	res, _ := a.tryAppendLocked(p, rb, r) // the first record always fits: need covers it
-	res.newBatch = true
-	a.wake() // the sender must learn the new batch's linger deadline
+	a.wake()                              // the sender must learn the new batch's linger deadline
 	return res, nil
 }
 

@@ -36,7 +36,6 @@ type recBatch struct {
 	// after the append). Such a batch must be resolved under its old
 	// sequence before the producer moves to a new epoch.
 	maybeApplied bool
-	drainedAt    time.Time
 
 	// split records the parent this batch was carved from (MESSAGE_TOO_LARGE).
 	split *splitLink

@@ -66,7 +66,6 @@ type sender struct {
 	byNode       map[int32][]*partition
 	rotate       int
 	loads        map[string][]int32
-	pidBackoff   time.Duration
 	blockedSince map[int32]time.Time // node → since when it had data but could not take it
 	unavailable  map[*partition]bool
 	added        txn.PartitionSet // partitions in the open transaction (classic flow)
