@@ -46,8 +46,16 @@ func newTestProducer(t testing.TB, c *kfake.Cluster, opts ...Opt) *Producer {
 // (franz-go's kgo consumer), failing the test if they do not all arrive.
 func consume(t testing.TB, c *kfake.Cluster, topic string, want int, extra ...kgo.Opt) []*kgo.Record {
 	t.Helper()
+	return consumeAddrs(t, c.ListenAddrs(), topic, want, 20*time.Second, extra...)
+}
+
+// consumeAddrs reads want records of topic from the brokers at addrs within
+// timeout, then waits a moment for anything beyond: a duplicate would show
+// up there.
+func consumeAddrs(t testing.TB, addrs []string, topic string, want int, timeout time.Duration, extra ...kgo.Opt) []*kgo.Record {
+	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.SeedBrokers(addrs...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	}, extra...)...)
@@ -55,7 +63,7 @@ func consume(t testing.TB, c *kfake.Cluster, topic string, want int, extra ...kg
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out []*kgo.Record
 	for len(out) < want {
@@ -66,11 +74,9 @@ func consume(t testing.TB, c *kfake.Cluster, topic string, want int, extra ...kg
 		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch error: %v", err) })
 		out = append(out, fs.Records()...)
 	}
-	// Anything beyond want is a duplicate: give it a moment to show up.
-	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	out = append(out, cl.PollFetches(short).Records()...)
-	return out
+	return append(out, cl.PollFetches(short).Records()...)
 }
 
 // ledger tracks every Send of a test and its answers, to check the producer's

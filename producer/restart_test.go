@@ -122,28 +122,8 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	}
 }
 
-// consumeFrom reads want records of topic from the brokers at addrs with
-// franz-go's kgo consumer, then waits a moment for anything beyond (a
-// duplicate would show up there).
+// consumeFrom reads want records of topic from the brokers at addrs.
 func consumeFrom(t *testing.T, addrs []string, topic string, want int) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records of %s before timing out", len(out), want, topic)
-		}
-		out = append(out, fs.Records()...)
-	}
-	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel2()
-	return append(out, cl.PollFetches(short).Records()...)
+	return consumeAddrs(t, addrs, topic, want, 30*time.Second)
 }
