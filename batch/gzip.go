@@ -48,19 +48,9 @@ func (p *gzipPool) compress(dst, src []byte) ([]byte, error) {
 		}
 		e = &gzipEncoder{w: w}
 	}
-	e.out.b = dst
-	e.w.Reset(&e.out)
-	_, err := e.w.Write(src)
-	if err == nil {
-		err = e.w.Close()
-	}
-	out := e.out.b
-	e.out.b = nil
+	out, err := streamCompress(e.w, &e.out, dst, src)
 	p.encoders.Put(e)
-	if err != nil {
-		return dst, err
-	}
-	return out, nil
+	return out, err
 }
 
 // gzipDecoder is a pooled gzip reader together with its source.

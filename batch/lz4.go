@@ -72,19 +72,9 @@ func (p *lz4Pool) compress(dst, src []byte) ([]byte, error) {
 		}
 		e = &lz4Encoder{w: w}
 	}
-	e.out.b = dst
-	e.w.Reset(&e.out)
-	_, err := e.w.Write(src)
-	if err == nil {
-		err = e.w.Close()
-	}
-	out := e.out.b
-	e.out.b = nil
+	out, err := streamCompress(e.w, &e.out, dst, src)
 	p.encoders.Put(e)
-	if err != nil {
-		return dst, err
-	}
-	return out, nil
+	return out, err
 }
 
 // lz4Decoder is a pooled frame reader together with its source.

@@ -1,6 +1,9 @@
 package batch
 
-import "sync"
+import (
+	"io"
+	"sync"
+)
 
 // appendWriter is an io.Writer that appends to a slice; stream encoders
 // write through it straight into the caller's destination.
@@ -34,4 +37,28 @@ func putScratch(p *[]byte) {
 	}
 	*p = (*p)[:0]
 	scratchPool.Put(p)
+}
+
+// streamEncoder is a reusable stream compressor (gzip, lz4 frames).
+type streamEncoder interface {
+	Reset(w io.Writer)
+	Write(p []byte) (int, error)
+	Close() error
+}
+
+// streamCompress compresses src with w, appending through out to dst; out
+// holds no reference to dst afterwards, so both can go back to their pool.
+func streamCompress(w streamEncoder, out *appendWriter, dst, src []byte) ([]byte, error) {
+	out.b = dst
+	w.Reset(out)
+	_, err := w.Write(src)
+	if err == nil {
+		err = w.Close()
+	}
+	res := out.b
+	out.b = nil
+	if err != nil {
+		return dst, err
+	}
+	return res, nil
 }
