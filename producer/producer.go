@@ -278,6 +278,12 @@ func (p *Producer) Flush(ctx context.Context) error {
 	if p.closing.Load() {
 		return ErrClosed
 	}
+	return p.flushAll(ctx)
+}
+
+// flushAll sends everything buffered and waits for the answers (Flush,
+// and the transaction calls, which also run while closing).
+func (p *Producer) flushAll(ctx context.Context) error {
 	g := p.acc.beginFlush()
 	p.acc.flushing.Add(1)
 	defer p.acc.flushing.Add(-1)

@@ -229,12 +229,3 @@ func (p *Producer) stateError(st txn.State, call string) error {
 	}
 	return fmt.Errorf("%w: %s in state %v", ErrInvalidState, call, st)
 }
-
-// flushAll sends everything buffered and waits for the answers.
-func (p *Producer) flushAll(ctx context.Context) error {
-	g := p.acc.beginFlush()
-	p.acc.flushing.Add(1)
-	defer p.acc.flushing.Add(-1)
-	p.s.wake()
-	return p.acc.awaitFlushed(ctx, g)
-}
