@@ -39,7 +39,7 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 	}
 	pr := resp.(*kmsg.ProduceResponse)
 	for _, rb := range ir.batches {
-		part := findPartition(pr, rb)
+		part := findPartition(pr, &ir.req, rb)
 		if part == nil {
 			s.retryOrFail(rb, fmt.Errorf("broker %d answered without partition %s/%d: %w", ir.node, rb.part.topic, rb.part.id, kerr.UnknownServerError), now)
 			continue
@@ -57,12 +57,19 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 	}
 }
 
-// findPartition finds rb's partition in the response (by name, or by topic id
-// for Produce v13+).
-func findPartition(pr *kmsg.ProduceResponse, rb *recBatch) *kmsg.ProduceResponseTopicPartition {
+// findPartition finds rb's partition in the response to req: by topic name,
+// or, for Produce v13+ (topics named by id only), by the id req sent.
+func findPartition(pr *kmsg.ProduceResponse, req *kmsg.ProduceRequest, rb *recBatch) *kmsg.ProduceResponseTopicPartition {
+	var id [16]byte
+	for i := range req.Topics {
+		if req.Topics[i].Topic == rb.part.topic {
+			id = req.Topics[i].TopicID
+			break
+		}
+	}
 	for i := range pr.Topics {
 		t := &pr.Topics[i]
-		if t.Topic != rb.part.topic && (t.TopicID == [16]byte{} || t.Topic != "") {
+		if t.Topic != rb.part.topic && (t.Topic != "" || id == [16]byte{} || t.TopicID != id) {
 			continue
 		}
 		for j := range t.Partitions {

@@ -316,3 +316,45 @@ func TestPartitionsFor(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestOffsetsAcrossTopics sends to the same partition number of several
+// topics in shared requests (Produce v13 names topics by id only): every
+// record is answered with its own topic's offset.
+func TestOffsetsAcrossTopics(t *testing.T) {
+	topics := []string{"ot-a", "ot-b", "ot-c"}
+	c := newCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, topics...)) // one leader for all
+	p := newTestProducer(t, c, WithLinger(20*time.Millisecond))
+	ctx := ctxTimeout(t, 30*time.Second)
+	ledgers := make([]*ledger, len(topics))
+	for i := range ledgers {
+		ledgers[i] = newLedger(t)
+	}
+	const rounds = 40
+	for r := range rounds {
+		for i, topic := range topics {
+			// Topic i gets i+1 records a round, so the topics' offsets part ways.
+			for k := range i + 1 {
+				id := r*10 + k
+				p.Send(ctx, ledgers[i].record(topic, id), ledgers[i].callback(id))
+			}
+		}
+		if r%4 == 3 {
+			if err := p.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := p.Metrics(); m.BatchesSent <= m.RequestsSent {
+		t.Fatalf("%d batches in %d requests: the topics never shared a request", m.BatchesSent, m.RequestsSent)
+	}
+	for i, topic := range topics {
+		ledgers[i].wait(10 * time.Second)
+		if f := ledgers[i].failed(); f != 0 {
+			t.Fatalf("%s: %d records failed", topic, f)
+		}
+		ledgers[i].checkLog(consume(t, c, topic, rounds*(i+1)))
+	}
+}
