@@ -45,7 +45,8 @@ type result struct {
 	StartRSSKiB int64 `json:"start_rss_kib"` // VmRSS before the producer existed
 	PeakRSSKiB  int64 `json:"peak_rss_kib"`  // VmHWM at the end
 
-	RecordsPerBatch float64 `json:"records_per_batch"`
+	RecordsPerBatch   float64 `json:"records_per_batch"`
+	RecordsPerRequest float64 `json:"records_per_request"`
 
 	// BrokerCPUMicrosPerRec is the broker process's CPU time over the whole
 	// child run (warm-up included) per record sent; the parent fills it in.
@@ -119,7 +120,7 @@ func measure(cfg childConfig) (*result, error) {
 			return nil, fmt.Errorf("warm-up: %d records failed, the first with: %v", n, *warm.firstErr.Load())
 		}
 	}
-	recs0, batches0 := d.counts()
+	recs0, batches0, reqs0 := d.counts()
 	runtime.GC()
 
 	stopProfile, err := startCPUProfile(cfg.cpuProfile)
@@ -142,7 +143,7 @@ func measure(cfg childConfig) (*result, error) {
 	if sendErr != nil {
 		return nil, sendErr
 	}
-	recs1, batches1 := d.counts()
+	recs1, batches1, reqs1 := d.counts()
 
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 	cerr := d.close(cctx)
@@ -178,6 +179,9 @@ func measure(cfg childConfig) (*result, error) {
 	}
 	if b := batches1 - batches0; b > 0 {
 		r.RecordsPerBatch = float64(recs1-recs0) / float64(b)
+	}
+	if q := reqs1 - reqs0; q > 0 {
+		r.RecordsPerRequest = float64(recs1-recs0) / float64(q)
 	}
 	if ep := t.firstErr.Load(); ep != nil {
 		r.FirstErr = (*ep).Error()

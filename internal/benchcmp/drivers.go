@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -24,7 +25,7 @@ type driver interface {
 	// latency is sampled through it; otherwise its answer is only counted.
 	send(ctx context.Context, value []byte, s *slot)
 	// counts reports records and batches the library wrote so far.
-	counts() (records, batches int64)
+	counts() (records, batches, requests int64)
 	close(ctx context.Context) error
 }
 
@@ -76,9 +77,9 @@ func (d *kprodDriver) send(ctx context.Context, value []byte, s *slot) {
 	d.p.Send(ctx, &d.rec, cb)
 }
 
-func (d *kprodDriver) counts() (records, batches int64) {
+func (d *kprodDriver) counts() (records, batches, requests int64) {
 	m := d.p.Metrics()
-	return m.RecordsSent, m.BatchesSent
+	return m.RecordsSent, m.BatchesSent, m.RequestsSent
 }
 
 func (d *kprodDriver) close(ctx context.Context) error { return d.p.Close(ctx) }
@@ -93,15 +94,22 @@ type kgoDriver struct {
 	hook  *kgoBatchHook
 }
 
-// kgoBatchHook counts the batches and records kgo wrote.
+// kgoBatchHook counts the batches, records and produce requests kgo wrote.
 type kgoBatchHook struct {
-	records, batches atomic.Int64
+	records, batches, requests atomic.Int64
 }
 
 // OnProduceBatchWritten is kgo's per-batch hook.
 func (h *kgoBatchHook) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
 	h.records.Add(int64(m.NumRecords))
 	h.batches.Add(1)
+}
+
+// OnBrokerWrite is kgo's per-request hook; it counts produce requests.
+func (h *kgoBatchHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 0 && err == nil {
+		h.requests.Add(1)
+	}
 }
 
 func newKgo(w workload, brokers []string, topic string, h *harness) (*kgoDriver, error) {
@@ -142,8 +150,8 @@ func (d *kgoDriver) send(ctx context.Context, value []byte, s *slot) {
 	d.cl.Produce(ctx, r, d.h.kgoPromise)
 }
 
-func (d *kgoDriver) counts() (records, batches int64) {
-	return d.hook.records.Load(), d.hook.batches.Load()
+func (d *kgoDriver) counts() (records, batches, requests int64) {
+	return d.hook.records.Load(), d.hook.batches.Load(), d.hook.requests.Load()
 }
 
 func (d *kgoDriver) close(ctx context.Context) error {

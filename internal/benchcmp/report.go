@@ -76,6 +76,7 @@ var metrics = []metric{
 	{name: "alloc bytes/record", get: func(r result) float64 { return r.BytesPerRec }, prec: 1, show: true},
 	{name: "broker CPU µs/record", get: func(r result) float64 { return r.BrokerCPUMicrosPerRec }, prec: 3, show: true},
 	{name: "records/batch", get: func(r result) float64 { return r.RecordsPerBatch }, prec: 1, show: true},
+	{name: "records/request", get: func(r result) float64 { return r.RecordsPerRequest }, prec: 1, show: true},
 	{name: "p50 latency ms", get: func(r result) float64 { return r.P50Ms }, prec: 3},
 	{name: "p99 latency ms", get: func(r result) float64 { return r.P99Ms }, prec: 3,
 		target: func(_ workload, k, g float64) (string, bool) { return "kprod ≤ kgo", k <= g }},
