@@ -25,6 +25,7 @@ type Conn struct {
 	set      *settings
 	nc       net.Conn      // TLS-wrapped when configured
 	br       *bufio.Reader // owned by the dialer, then by the reader goroutine
+	fr       frameReader   // reads frames from br; owned like it
 	versions *versionTable // immutable after the dial
 	features map[string]int16
 
@@ -147,6 +148,15 @@ func (c *Conn) Close() error {
 // wrapping ErrClosed. A write error also closes the conn and fails all
 // in-flight requests.
 func (c *Conn) Send(req kmsg.Request, timeout time.Duration, done func(kmsg.Response, error)) {
+	c.SendInto(req, nil, timeout, done)
+}
+
+// SendInto is Send that decodes the response into resp, which must be of
+// req's response kind, so a caller that reuses its requests can reuse their
+// responses too. The caller resets resp before the call (kmsg leaves fields
+// absent from a response as they were) and does not touch it until done
+// runs. A nil resp makes it Send.
+func (c *Conn) SendInto(req kmsg.Request, resp kmsg.Response, timeout time.Duration, done func(kmsg.Response, error)) {
 	key := req.Key()
 	v, ok := c.versions.lookup(key)
 	if !ok {
@@ -182,7 +192,7 @@ func (c *Conn) Send(req kmsg.Request, timeout time.Duration, done func(kmsg.Resp
 	c.corr++
 	corr := c.corr
 	if !noResponse {
-		p := pending{corr: corr, req: req, done: done}
+		p := pending{corr: corr, req: req, resp: resp, done: done}
 		if timeout > 0 {
 			p.deadline, p.timeout = start.Add(timeout), timeout
 			if c.rdeadline.IsZero() || p.deadline.Before(c.rdeadline) {
@@ -327,9 +337,8 @@ var errRetired = fmt.Errorf("%w: replaced by a newer connection", ErrClosed)
 // OnChange.
 func (c *Conn) readLoop() {
 	defer close(c.exited)
-	var sizeBuf [4]byte
 	for {
-		frame, err := readFrame(c.br, &sizeBuf, c.set.maxResponse)
+		frame, err := c.fr.next(c.br, c.set.maxResponse)
 		if err != nil {
 			c.readFailed(err)
 			break
@@ -382,7 +391,7 @@ func (c *Conn) deliver(frame []byte) bool {
 	}
 	c.mu.Unlock()
 
-	resp, err := parseResponse(p.req, frame)
+	resp, err := parseResponse(p.req, p.resp, frame)
 	if err == nil {
 		c.noteThrottle(resp)
 	}

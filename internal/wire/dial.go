@@ -219,8 +219,7 @@ func (c *Conn) roundTrip(req kmsg.Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sizeBuf [4]byte
-	frame, err := readFrame(c.br, &sizeBuf, c.set.maxResponse)
+	frame, err := c.fr.next(c.br, c.set.maxResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -236,5 +235,5 @@ func (c *Conn) request(req kmsg.Request) (kmsg.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseResponse(req, frame)
+	return parseResponse(req, nil, frame)
 }

@@ -45,17 +45,40 @@ func stampCorrelation(frame []byte, corr int32) {
 	binary.BigEndian.PutUint32(frame[corrOffset:], uint32(corr))
 }
 
-// readFrame reads one size-prefixed response frame (without its size)
-// into a freshly allocated slice: parsed responses may reference it.
-func readFrame(r io.Reader, sizeBuf *[4]byte, maxSize int32) ([]byte, error) {
-	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+// frameReader reads size-prefixed response frames. Parsed responses may keep
+// references into their frame (kmsg aliases unknown tagged fields), so a
+// frame's memory is never reused; small frames are carved from a shared
+// slab instead, one allocation serving many responses. The zero value is
+// ready; it belongs to one goroutine at a time.
+type frameReader struct {
+	size [4]byte
+	slab []byte // the unused rest of the current slab
+}
+
+// Frames up to maxSlabFrame bytes come from slabs of frameSlab bytes.
+const (
+	frameSlab    = 16 << 10
+	maxSlabFrame = 1 << 10
+)
+
+// next reads one frame (without its size prefix) from r.
+func (fr *frameReader) next(r io.Reader, maxSize int32) ([]byte, error) {
+	if _, err := io.ReadFull(r, fr.size[:]); err != nil {
 		return nil, err
 	}
-	size, err := checkFrameSize(*sizeBuf, maxSize)
+	size, err := checkFrameSize(fr.size, maxSize)
 	if err != nil {
 		return nil, err
 	}
-	frame := make([]byte, size)
+	var frame []byte
+	if size <= maxSlabFrame {
+		if len(fr.slab) < int(size) {
+			fr.slab = make([]byte, frameSlab)
+		}
+		frame, fr.slab = fr.slab[:size:size], fr.slab[size:]
+	} else {
+		frame = make([]byte, size)
+	}
 	if _, err := io.ReadFull(r, frame); err != nil {
 		return nil, err
 	}
@@ -81,21 +104,25 @@ func checkFrameSize(prefix [4]byte, maxSize int32) (int32, error) {
 }
 
 // frameCorrelation returns the correlation id at the start of a response
-// frame; readFrame guarantees the frame holds one.
+// frame; frameReader.next guarantees the frame holds one.
 func frameCorrelation(frame []byte) int32 {
 	return int32(binary.BigEndian.Uint32(frame))
 }
 
-// parseResponse decodes a response frame (correlation id first) into a
-// response for req, whose version is already set. Flexible responses carry
-// a tagged-fields section after the correlation id, except ApiVersions,
-// whose header is always version 0 so that any client can read it.
-func parseResponse(req kmsg.Request, frame []byte) (kmsg.Response, error) {
+// parseResponse decodes a response frame (correlation id first) into into,
+// or a new response for req when into is nil; req's version is already set.
+// Flexible responses carry a tagged-fields section after the correlation
+// id, except ApiVersions, whose header is always version 0 so that any
+// client can read it.
+func parseResponse(req kmsg.Request, into kmsg.Response, frame []byte) (kmsg.Response, error) {
 	body, err := responseBody(req.Key(), req.IsFlexible(), frame)
 	if err != nil {
 		return nil, err
 	}
-	resp := req.ResponseKind()
+	resp := into
+	if resp == nil {
+		resp = req.ResponseKind()
+	}
 	resp.SetVersion(req.GetVersion())
 	if err := resp.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("%w: %s v%d: %w", ErrMalformedResponse, kmsg.NameForKey(req.Key()), req.GetVersion(), err)

@@ -23,8 +23,8 @@ func FuzzReadFrame(f *testing.F) {
 		if maxSize < 4 || maxSize > 1<<20 {
 			maxSize = 1 << 20
 		}
-		var sizeBuf [4]byte
-		frame, err := readFrame(bytes.NewReader(in), &sizeBuf, maxSize)
+		var fr frameReader
+		frame, err := fr.next(bytes.NewReader(in), maxSize)
 		if err != nil {
 			return
 		}
@@ -75,7 +75,7 @@ func FuzzParseResponse(f *testing.F) {
 			}
 			return
 		}
-		resp, err := parseResponse(req, frame)
+		resp, err := parseResponse(req, nil, frame)
 		if err != nil {
 			if !errors.Is(err, ErrMalformedResponse) {
 				t.Fatalf("error not wrapping ErrMalformedResponse: %v", err)

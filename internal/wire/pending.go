@@ -11,6 +11,7 @@ import (
 type pending struct {
 	corr     int32
 	req      kmsg.Request
+	resp     kmsg.Response // decoded into when set; else a new one
 	done     func(kmsg.Response, error)
 	deadline time.Time     // zero = no timeout
 	timeout  time.Duration // what deadline was computed from, for errors
