@@ -17,6 +17,7 @@ type inflightReq struct {
 	batches []*recBatch
 	sentAt  time.Time
 	req     kmsg.ProduceRequest
+	into    kmsg.ProduceResponse       // the response is decoded here, reused with the request
 	onDone  func(kmsg.Response, error) // ir.answer, bound once
 
 	resp kmsg.Response // the answer, set by the connection's reader goroutine
@@ -48,6 +49,8 @@ func (s *sender) recycleInflight(ir *inflightReq) {
 		rt.Partitions = rt.Partitions[:0]
 	}
 	ir.req.Topics = ir.req.Topics[:0]
+	clear(ir.into.Topics)
+	ir.into = kmsg.ProduceResponse{Topics: ir.into.Topics[:0]} // fields a response lacks must not survive
 	ir.resp, ir.err = nil, nil
 	if len(s.spareReq) < 64 {
 		s.spareReq = append(s.spareReq, ir)
@@ -87,7 +90,7 @@ func (s *sender) send(conn *wire.Conn, ir *inflightReq) {
 	s.m.batchesSent.Add(int64(len(ir.batches)))
 	s.m.batchRecords.Add(int64(records))
 	ir.sentAt = time.Now()
-	conn.Send(req, s.cfg.requestTimeout, ir.onDone)
+	conn.SendInto(req, &ir.into, s.cfg.requestTimeout, ir.onDone)
 }
 
 // requestTopic finds or adds the entry of topic in req, reusing the
