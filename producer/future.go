@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// result is the outcome shared by every record of one batch (one allocation
-// per batch, not per record). It is written once by the sender goroutine
-// before done is closed, and only read after.
+// result is the outcome shared by every record of one batch (one per batch,
+// carved from slabs, not one per record). It is written once by the sender
+// goroutine before done is closed, and only read after.
 type result struct {
 	finished atomic.Bool   // the outcome below is final
 	mu       sync.Mutex    // guards waitCh
@@ -34,8 +34,9 @@ type outcome struct {
 	err           error
 }
 
-func newResult(topic string, partition int32) *result {
-	return &result{topic: topic, partition: partition, baseOffset: -1, logAppendTime: -1}
+// init readies a zero result for a batch of topic and partition.
+func (r *result) init(topic string, partition int32) {
+	r.topic, r.partition, r.baseOffset, r.logAppendTime = topic, partition, -1, -1
 }
 
 // closedCh is the Done channel of a result already finished when asked.

@@ -61,21 +61,34 @@ type splitLink struct {
 // hold. A plain free list rather than a sync.Pool: the pool is emptied by
 // every GC, and a busy producer would then regrow every slice.
 type spareBatches struct {
-	mu    sync.Mutex
-	free  []*recBatch // guarded by mu
-	limit int
+	mu      sync.Mutex
+	free    []*recBatch // guarded by mu
+	limit   int
+	results []result // guarded by mu; the unused rest of the current slab
 }
 
-func (sb *spareBatches) take() *recBatch {
+// resultSlab is how many batch results one allocation makes. Results cannot
+// be reused (a caller may keep a Future forever), so they are carved from
+// slabs: one allocation per resultSlab batches, at the price of a kept
+// Future pinning its slab's few KiB.
+const resultSlab = 32
+
+// take returns a batch object to fill and a fresh result for it.
+func (sb *spareBatches) take() (*recBatch, *result) {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
+	if len(sb.results) == 0 {
+		sb.results = make([]result, resultSlab)
+	}
+	res := &sb.results[0]
+	sb.results = sb.results[1:]
 	if n := len(sb.free); n > 0 {
 		rb := sb.free[n-1]
 		sb.free[n-1] = nil
 		sb.free = sb.free[:n-1]
-		return rb
+		return rb, res
 	}
-	return new(recBatch)
+	return new(recBatch), res
 }
 
 func (sb *spareBatches) put(rb *recBatch) {
@@ -87,12 +100,13 @@ func (sb *spareBatches) put(rb *recBatch) {
 }
 
 func (a *accumulator) newRecBatch(p *partition, buf []byte, reserved int, now time.Time, gen uint64) *recBatch {
-	rb := a.spare.take()
+	rb, res := a.spare.take()
+	res.init(p.topic, p.id)
 	rb.part = p
 	rb.b.Reset(buf)
 	rb.reserved = reserved
 	rb.created = now
-	rb.res = newResult(p.topic, p.id)
+	rb.res = res
 	rb.gen = gen
 	rb.seq = -1
 	return rb
