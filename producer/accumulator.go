@@ -35,6 +35,22 @@ type partition struct {
 	confirmed bool
 }
 
+// popHead removes the first queued batch. Short queues shift down so the
+// slice keeps the start of its array and later appends reuse it (slicing
+// off the front would make every append after a drain reallocate); long
+// ones are sliced. Called with mu held.
+func (p *partition) popHead() {
+	n := len(p.queue)
+	if n > 32 {
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		return
+	}
+	copy(p.queue, p.queue[1:])
+	p.queue[n-1] = nil
+	p.queue = p.queue[:n-1]
+}
+
 // topicParts holds a topic's partitions, grown when the partition count
 // grows, and its sticky partitioner state: one lookup by name per Send.
 type topicParts struct {

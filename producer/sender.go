@@ -612,8 +612,7 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 			p.mu.Unlock()
 			continue
 		}
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
+		p.popHead()
 		p.mu.Unlock()
 		if rb.sealErr != nil {
 			s.fail(rb, rb.sealErr)
