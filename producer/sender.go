@@ -57,20 +57,21 @@ type sender struct {
 	cancel     context.CancelFunc
 
 	// ---- sender goroutine only ----
-	pid          idempotence.ID
-	pidBusy      bool // an InitProducerId is running
-	needReset    bool // sequences broke: new epoch once nothing is in flight
-	inflight     int  // batches in flight, all brokers
-	sealing      []*recBatch
-	ready        []*partition
-	byNode       map[int32][]*partition
-	rotate       int
-	loads        map[string][]int32
-	blockedSince map[int32]time.Time // node → since when it had data but could not take it
-	unavailable  map[*partition]bool
-	added        txn.PartitionSet // partitions in the open transaction (classic flow)
-	adding       chan struct{}    // an AddPartitionsToTxn is running; closed once its answer is handled
-	toAdd        map[string][]int32
+	pid            idempotence.ID
+	pidBusy        bool // an InitProducerId is running
+	needReset      bool // sequences broke: new epoch once nothing is in flight
+	inflight       int  // batches in flight, all brokers
+	sealing        []*recBatch
+	parallelCloses int64 // steps whose batches were compressed by helpers too (tests look)
+	ready          []*partition
+	byNode         map[int32][]*partition
+	rotate         int
+	loads          map[string][]int32
+	blockedSince   map[int32]time.Time // node → since when it had data but could not take it
+	unavailable    map[*partition]bool
+	added          txn.PartitionSet // partitions in the open transaction (classic flow)
+	adding         chan struct{}    // an AddPartitionsToTxn is running; closed once its answer is handled
+	toAdd          map[string][]int32
 }
 
 func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool, md *metadata.Client, cbs *completer, m *metrics, sticky *partitioner.Sticky) *sender {
@@ -236,9 +237,7 @@ func (s *sender) step(now time.Time) time.Duration {
 	for _, rb := range expired {
 		s.fail(rb, fmt.Errorf("%w: %d records expired after %v", ErrDeliveryTimeout, rb.numRecords(), s.cfg.deliveryTimeout))
 	}
-	for _, rb := range s.sealing {
-		s.acc.compress(rb.part, rb)
-	}
+	s.closeSealing()
 	if len(s.sealing) > 0 {
 		return 0 // look again: they are ready now
 	}

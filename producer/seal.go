@@ -1,0 +1,42 @@
+package producer
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// closeSealing compresses and closes the batches the sender collected in
+// s.sealing, then marks them ready. With a codec and several batches,
+// helper goroutines compress alongside the sender on the other cores, and the
+// sender waits for them: the batches stay the sender's, and a producer
+// bound by its codec uses every core instead of one.
+func (s *sender) closeSealing() {
+	batches := s.sealing
+	helpers := 0
+	if s.acc.comp != nil {
+		helpers = min(len(batches), runtime.GOMAXPROCS(0)) - 1
+	}
+	if helpers <= 0 {
+		for _, rb := range batches {
+			s.acc.closeBatch(rb)
+		}
+	} else {
+		s.parallelCloses++
+		var next atomic.Int64
+		work := func() {
+			for i := next.Add(1) - 1; i < int64(len(batches)); i = next.Add(1) - 1 {
+				s.acc.closeBatch(batches[i])
+			}
+		}
+		var wg sync.WaitGroup
+		for range helpers {
+			wg.Go(work)
+		}
+		work()
+		wg.Wait()
+	}
+	for _, rb := range batches {
+		s.acc.markSealed(rb)
+	}
+}
