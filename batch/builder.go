@@ -94,6 +94,14 @@ func EstimateSize(key, value []byte, headers []Header) int {
 	return Overhead + varintLen(int64(body)) + body
 }
 
+// MaxHeaderlessOverhead bounds what a batch of one record without headers
+// adds to its key and value: EstimateSize(key, value, nil) is at most
+// len(key)+len(value)+MaxHeaderlessOverhead. A caller can skip the estimate
+// for records far below its limit.
+const MaxHeaderlessOverhead = Overhead + maxVarintLen + // record length
+	1 + maxVarlongLen + maxVarintLen + // attributes, timestamp and offset deltas
+	2*maxVarintLen + 1 // key and value lengths, header count
+
 // Len returns the size of the batch in bytes, header included, before
 // compression. After Close it stays the uncompressed size; len(Bytes()) is
 // the size on the wire.

@@ -168,6 +168,9 @@ func TestEstimateSizeIsUpperBound(t *testing.T) {
 		if est > len(b.Bytes())+16 {
 			t.Fatalf("record %d: EstimateSize %d is far above batch size %d", i, est, len(b.Bytes()))
 		}
+		if bound := len(r.key) + len(r.value) + batch.MaxHeaderlessOverhead; len(r.headers) == 0 && est > bound {
+			t.Fatalf("record %d: EstimateSize %d above the headerless bound %d", i, est, bound)
+		}
 	}
 }
 

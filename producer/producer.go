@@ -170,8 +170,10 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	if err != nil {
 		return p.failSend(rec, cb, err)
 	}
-	if size := batch.EstimateSize(rec.Key, rec.Value, rec.Headers); size > p.cfg.maxRequestSize {
-		return p.failSend(rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize))
+	if len(rec.Headers) > 0 || len(rec.Key)+len(rec.Value) > p.cfg.maxRequestSize-batch.MaxHeaderlessOverhead {
+		if size := batch.EstimateSize(rec.Key, rec.Value, rec.Headers); size > p.cfg.maxRequestSize {
+			return p.failSend(rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize))
+		}
 	}
 	ts := wallMillis(start)
 	if !rec.Timestamp.IsZero() {
