@@ -243,15 +243,12 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs) (appendResult, bool) {
 	size := rb.b.AppendSize(r.ts, r.key, r.val, r.headers)
 	limit := rb.limit // the buffer may be larger (a spare one); the batch is not
-	if rb.b.NumRecords() > 0 && rb.b.Len()+size > limit {
+	if rb.b.NumRecords() > 0 && (rb.b.Len()+size > limit || !rb.timesFit(r.ts, r.at)) {
 		return appendResult{}, false
 	}
 	rb.b.Append(r.ts, r.key, r.val, r.headers)
 	idx := int32(len(rb.recs))
-	rb.recs = append(rb.recs, recInfo{cb: r.cb, ts: r.ts, at: r.at})
-	if r.cb != nil {
-		rb.hasCB = true
-	}
+	rb.addRec(r.cb, r.ts, r.at)
 	res := appendResult{fut: Future{res: rb.res, idx: idx, ts: r.ts}, bytes: size}
 	if r.urgent {
 		p.urgent = true

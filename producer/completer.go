@@ -70,7 +70,7 @@ func (c *completer) answer(rb *recBatch) {
 		if r.cb == nil && len(c.interceptors) == 0 {
 			continue
 		}
-		md, err := rb.res.metadata(int32(i), r.ts)
+		md, err := rb.res.metadata(int32(i), rb.recTS(i))
 		for _, ic := range c.interceptors {
 			ic.OnAcknowledgement(md, err)
 		}

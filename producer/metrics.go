@@ -61,10 +61,10 @@ func (m *metrics) requestDone(d time.Duration) {
 }
 
 // recordLatencies adds the send→ack latency of each record of rb.
-func (m *metrics) recordLatencies(recs []recInfo, now int64) {
+func (m *metrics) recordLatencies(rb *recBatch, now int64) {
 	m.histMu.Lock()
-	for i := range recs {
-		m.hist.add(now - recs[i].at)
+	for i := range rb.recs {
+		m.hist.add(now - rb.recAt(i))
 	}
 	m.histMu.Unlock()
 }

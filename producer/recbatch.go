@@ -19,6 +19,8 @@ type recBatch struct {
 	created  time.Time
 	res      *result
 	recs     []recInfo
+	baseTS   int64  // the first record's create time, ms; recInfo.dts is relative to it
+	baseAt   int64  // the first record's Send time, ns; recInfo.dat is relative to it
 	gen      uint64 // flush generation it belongs to
 	order    uint64 // position within the partition; retries go back by it
 	span     uint64 // orders [order, order+span) belong to this batch, for splitting
@@ -41,12 +43,42 @@ type recBatch struct {
 	split *splitLink
 }
 
-// recInfo is what a record needs to be answered.
+// recInfo is what a record needs to be answered: 16 bytes, since a full
+// buffer holds hundreds of thousands of them. Times are relative to the
+// batch's first record; a record whose times do not fit starts a new batch.
 type recInfo struct {
-	cb Callback
-	ts int64 // create time, ms
-	at int64 // when Send appended it, ns on the producer's clock
+	cb  Callback
+	dts int32 // create time, ms after the batch's baseTS
+	dat int32 // when Send appended it, µs after the batch's baseAt
 }
+
+// timesFit reports whether a record created at ts (ms) and sent at at (ns)
+// can join rb, whose times its records keep relative to the first one's.
+func (rb *recBatch) timesFit(ts, at int64) bool {
+	if len(rb.recs) == 0 {
+		return true
+	}
+	dts, dat := ts-rb.baseTS, (at-rb.baseAt)/1e3
+	return dts == int64(int32(dts)) && dat == int64(int32(dat))
+}
+
+// addRec records the answer-keeping part of an appended record; timesFit
+// must have said yes.
+func (rb *recBatch) addRec(cb Callback, ts, at int64) {
+	if len(rb.recs) == 0 {
+		rb.baseTS, rb.baseAt = ts, at
+	}
+	rb.recs = append(rb.recs, recInfo{cb: cb, dts: int32(ts - rb.baseTS), dat: int32((at - rb.baseAt) / 1e3)})
+	if cb != nil {
+		rb.hasCB = true
+	}
+}
+
+// recTS is record i's create time, ms.
+func (rb *recBatch) recTS(i int) int64 { return rb.baseTS + int64(rb.recs[i].dts) }
+
+// recAt is when record i was sent, ns on the producer's clock (to the µs).
+func (rb *recBatch) recAt(i int) int64 { return rb.baseAt + int64(rb.recs[i].dat)*1e3 }
 
 // splitLink ties the batches made from a split to the results the caller's
 // futures and flush wait on.

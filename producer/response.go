@@ -237,7 +237,7 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 	} else {
 		s.m.recordsSent.Add(n)
 	}
-	s.m.recordLatencies(rb.recs, nanotime())
+	s.m.recordLatencies(rb, nanotime())
 	s.bufs.release(rb.b.Buffer(), rb.reserved)
 	if s.cbs.needed(rb) {
 		s.cbs.push(rb)
@@ -310,9 +310,7 @@ func (s *sender) split(rb *recBatch) {
 			*pending++
 		}
 		cur.b.Append(r.Timestamp, r.Key, r.Value, r.Headers)
-		info := rb.recs[i]
-		cur.recs = append(cur.recs, info)
-		cur.hasCB = cur.hasCB || info.cb != nil
+		cur.addRec(rb.recs[i].cb, rb.recTS(i), rb.recAt(i)) // a part spans less than its parent: the times fit
 		idx := int32(i)
 		if originIdx != nil {
 			idx = originIdx[i]

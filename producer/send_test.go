@@ -358,3 +358,51 @@ func TestOffsetsAcrossTopics(t *testing.T) {
 		ledgers[i].checkLog(consume(t, c, topic, rounds*(i+1)))
 	}
 }
+
+// TestTimestampsFarApart sends records whose explicit timestamps lie years
+// apart into one partition within one linger: a batch keeps its records'
+// times relative to its first one, so such records go into batches of their
+// own. Each callback reports its own record's timestamp, the reader sees the
+// same, and nothing is lost or reordered.
+func TestTimestampsFarApart(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(1, "far"))
+	p := newTestProducer(t, c, WithLinger(50*time.Millisecond))
+	ctx := ctxTimeout(t, 30*time.Second)
+	base := time.UnixMilli(1_700_000_000_123)
+	stamps := []time.Time{
+		base, base.Add(time.Second), base.Add(-40 * 24 * time.Hour), base.Add(-40*24*time.Hour + time.Millisecond),
+		time.UnixMilli(0), base.Add(30 * 24 * time.Hour), {}, base,
+	}
+	l := newLedger(t)
+	for i, ts := range stamps {
+		rec := l.record("far", i)
+		rec.Timestamp = ts
+		p.Send(ctx, rec, l.callback(i))
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.wait(10 * time.Second)
+	if f := l.failed(); f != 0 {
+		t.Fatalf("%d records failed, e.g. %v", f, firstErr(l))
+	}
+	if m := p.Metrics(); m.BatchesSent < 4 {
+		t.Fatalf("%d batches: records about 40 days apart shared one", m.BatchesSent)
+	} else if m.SendLatencyMax <= 0 || m.SendLatencyMax > 10*time.Second {
+		t.Fatalf("send latency max %v: the per-record send times are off", m.SendLatencyMax)
+	}
+	read := consume(t, c, "far", len(stamps))
+	l.checkLog(read)
+	for _, r := range read {
+		id := valueID(t, r.Value)
+		l.mu.Lock()
+		md := l.meta[id]
+		l.mu.Unlock()
+		if !md.Timestamp.Equal(r.Timestamp) {
+			t.Errorf("record %d answered with timestamp %v, read %v", id, md.Timestamp, r.Timestamp)
+		}
+		if want := stamps[id]; !want.IsZero() && !r.Timestamp.Equal(want) {
+			t.Errorf("record %d has timestamp %v, want %v", id, r.Timestamp, want)
+		}
+	}
+}
