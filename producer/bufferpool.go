@@ -134,6 +134,7 @@ func (p *bufferPool) takeLocked(size int) []byte {
 			break
 		}
 		for len(spare) > 0 && p.avail < p.freeBytes {
+			spare[len(spare)-1] = nil // the slice's array must not keep it alive
 			spare = spare[:len(spare)-1]
 			p.freeBytes -= int64(n)
 		}
@@ -155,6 +156,7 @@ func (p *bufferPool) spareLocked(size int) []byte {
 	}
 	spare := p.free[best]
 	buf := spare[len(spare)-1]
+	spare[len(spare)-1] = nil
 	p.free[best] = spare[:len(spare)-1]
 	p.freeBytes -= int64(best)
 	p.avail -= int64(best)

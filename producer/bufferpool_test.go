@@ -123,3 +123,42 @@ func TestLatencyHistogramQuantiles(t *testing.T) {
 		}
 	}
 }
+
+// TestBufferPoolForgetsDroppedSpares: spare buffers dropped to make room for
+// another size, or handed out again, are gone from the free lists' arrays
+// too, so the collector can take the dropped ones (a kept reference held
+// twice buffer.memory alive under zstd, whose batch sizes drift).
+func TestBufferPoolForgetsDroppedSpares(t *testing.T) {
+	const size = 16 << 10
+	p := newBufferPool(4*size, 4*size)
+	ctx, deadline := context.Background(), time.Now().Add(time.Second)
+	var bufs [][]byte
+	for range 4 {
+		b, err := p.allocate(ctx, size, deadline, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bufs = append(bufs, b)
+	}
+	for _, b := range bufs {
+		p.release(b, cap(b))
+	}
+	if _, err := p.allocate(ctx, size, deadline, false); err != nil { // taken from the spares
+		t.Fatal(err)
+	}
+	if _, err := p.allocate(ctx, 2*size+1, deadline, false); err != nil { // a new size: spares are dropped
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n, spare := range p.free {
+		for i, b := range spare[len(spare):cap(spare)] {
+			if b != nil {
+				t.Fatalf("free list of %d-byte buffers still holds a buffer past its end (slot %d)", n, len(spare)+i)
+			}
+		}
+	}
+	if p.freeBytes > p.avail {
+		t.Fatalf("%d spare bytes but only %d available", p.freeBytes, p.avail)
+	}
+}
