@@ -6,16 +6,21 @@ import (
 	"sync/atomic"
 )
 
+// maxCompressors bounds the goroutines compressing at once for one
+// producer: each concurrent compression holds its own encoder state (about
+// 0.7 MB for zstd), and the application needs cores too.
+const maxCompressors = 4
+
 // closeSealing compresses and closes the batches the sender collected in
 // s.sealing, then marks them ready. With a codec and several batches,
 // helper goroutines compress alongside the sender on the other cores, and the
 // sender waits for them: the batches stay the sender's, and a producer
-// bound by its codec uses every core instead of one.
+// bound by its codec uses more than one core.
 func (s *sender) closeSealing() {
 	batches := s.sealing
 	helpers := 0
 	if s.acc.comp != nil {
-		helpers = min(len(batches), runtime.GOMAXPROCS(0)) - 1
+		helpers = min(len(batches), runtime.GOMAXPROCS(0), maxCompressors) - 1
 	}
 	if helpers <= 0 {
 		for _, rb := range batches {
