@@ -200,7 +200,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 	}
 
 	limit := p.tp.batchLimit(a)
-	need := max(limit, batch.EstimateSize(r.key, r.val, r.headers))
+	need := a.bufferClass(max(limit, batch.EstimateSize(r.key, r.val, r.headers)))
 	buf, err := a.pool.allocate(ctx, need, monoTime(r.at).Add(r.maxBlock), r.block)
 	if err != nil {
 		return appendResult{}, err
@@ -337,6 +337,27 @@ func (tp *topicParts) batchLimit(a *accumulator) int {
 	// are reused, and the wire size stays within batch.size.
 	step := max(a.cfg.batchSize/4, 1)
 	return max(limit/step*step, a.cfg.batchSize)
+}
+
+// bufferClass rounds a compressed batch's buffer up to batch.size times a
+// power of two. Compressed batches are sized by a drifting ratio estimate;
+// with few buffer sizes the pool reuses its spare buffers across the drift
+// instead of dropping them for the collector (garbage that raised peak
+// memory well above buffer.memory). The rounding is accounted, so the bound
+// holds. Uncompressed batches, of one size, and buffers larger than the pool
+// keeps are not rounded.
+func (a *accumulator) bufferClass(n int) int {
+	if a.comp == nil {
+		return n
+	}
+	c := max(a.cfg.batchSize, 1)
+	for c < n && c <= a.pool.poolable/2 {
+		c *= 2
+	}
+	if c < n {
+		return n
+	}
+	return c
 }
 
 // currentGen is the flush generation new batches belong to, counted as unfinished.

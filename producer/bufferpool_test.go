@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/kprod/kprod/batch"
 )
 
 func TestBufferPoolBlocksUntilMaxBlock(t *testing.T) {
@@ -160,5 +162,35 @@ func TestBufferPoolForgetsDroppedSpares(t *testing.T) {
 	}
 	if p.freeBytes > p.avail {
 		t.Fatalf("%d spare bytes but only %d available", p.freeBytes, p.avail)
+	}
+}
+
+// TestBufferClass: compressed batches take buffers of batch.size times a
+// power of two, so the drifting compression estimate reuses few sizes;
+// uncompressed ones and buffers beyond what the pool keeps are exact.
+func TestBufferClass(t *testing.T) {
+	const bs = 16 << 10
+	comp, err := batch.NewCompressor(batch.Zstd, batch.DefaultLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config{batchSize: bs, bufferMemory: 32 << 20}
+	pool := newBufferPool(32<<20, 64*bs)
+	zstd := newAccumulator(cfg, pool, comp, nil, func() {})
+	plain := newAccumulator(cfg, pool, nil, nil, func() {})
+	for _, tc := range []struct{ n, zstd, plain int }{
+		{1, bs, 1},
+		{bs, bs, bs},
+		{bs + 1, 2 * bs, bs + 1},
+		{5 * bs / 2, 4 * bs, 5 * bs / 2},
+		{64 * bs, 64 * bs, 64 * bs},
+		{64*bs + 1, 64*bs + 1, 64*bs + 1},
+	} {
+		if got := zstd.bufferClass(tc.n); got != tc.zstd {
+			t.Errorf("compressed: class of %d = %d, want %d", tc.n, got, tc.zstd)
+		}
+		if got := plain.bufferClass(tc.n); got != tc.plain {
+			t.Errorf("uncompressed: class of %d = %d, want %d", tc.n, got, tc.plain)
+		}
 	}
 }
