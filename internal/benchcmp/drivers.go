@@ -141,8 +141,11 @@ func newKgo(w workload, brokers []string, topic string, h *harness) (*kgoDriver,
 
 func (d *kgoDriver) send(ctx context.Context, value []byte, s *slot) {
 	if s != nil {
-		s.kgoRec = kgo.Record{Topic: d.topic, Value: value}
-		d.cl.Produce(ctx, &s.kgoRec, s.kgoPromise)
+		if s.kgoRec == nil {
+			s.kgoRec = new(kgo.Record)
+		}
+		*s.kgoRec = kgo.Record{Topic: d.topic, Value: value}
+		d.cl.Produce(ctx, s.kgoRec, s.kgoPromise)
 		return
 	}
 	r := d.h.kgoRecord()

@@ -211,7 +211,7 @@ func TestHarnessRecycles(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(200, func() {
 		s := h.slot()
-		s.kgoPromise(&s.kgoRec, nil)
+		s.kgoPromise(s.kgoRec, nil)
 		h.kprodCB(goodMetadata(), nil)
 		h.kgoPromise(h.kgoRecord(), nil)
 	})

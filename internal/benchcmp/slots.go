@@ -101,7 +101,7 @@ type slot struct {
 	start      int64
 	h          *harness
 	kprodCB    producer.Callback
-	kgoRec     kgo.Record // kgo keeps the record until its promise runs
+	kgoRec     *kgo.Record // kgo keeps the record until its promise runs; made by the kgo driver only, so kprod's slots do not carry it
 	kgoPromise func(*kgo.Record, error)
 }
 
