@@ -411,11 +411,8 @@ func TestRefreshFailureReported(t *testing.T) {
 func TestCloseStopsRefreshes(t *testing.T) {
 	cluster := newCluster(t)
 	pool := newPool(t, cluster)
-	base := refreshGoroutines()
 	c := New(pool, Config{MaxAge: 10 * time.Millisecond, MinInterval: time.Millisecond})
-	if refreshGoroutines() != base+1 {
-		t.Fatal("no refresh goroutine")
-	}
+	eventually(t, time.Second, "the refresh goroutine", func() bool { return refreshGoroutines(c) == 1 })
 	if _, err := c.Wait(ctxT(t, 5*time.Second), testTopic); err != nil {
 		t.Fatal(err)
 	}
@@ -433,6 +430,6 @@ func TestCloseStopsRefreshes(t *testing.T) {
 	if _, err := c.Wait(ctxT(t, time.Second), "other"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Wait after Close: %v", err)
 	}
-	eventually(t, time.Second, "the refresh goroutine to exit", func() bool { return refreshGoroutines() == base })
+	eventually(t, time.Second, "the refresh goroutine to exit", func() bool { return refreshGoroutines(c) == 0 })
 	c.Trigger("after close") // harmless
 }

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -103,8 +104,10 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 }
 
 // refreshGoroutines counts live refresh goroutines.
-func refreshGoroutines() int {
+func refreshGoroutines(c *Client) int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "internal/metadata.(*Client).run(")
+	// The receiver is the frame's first argument: other tests' clients,
+	// possibly still unwinding, are not counted.
+	return strings.Count(string(buf), fmt.Sprintf("internal/metadata.(*Client).run(%p", c))
 }
