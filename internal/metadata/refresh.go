@@ -104,8 +104,8 @@ func (c *Client) refresh() bool {
 	}
 	c.snap.Store(&next)
 	c.mu.Unlock()
+	c.cfg.OnUpdate() // before waking waiters: when Wait returns, OnUpdate has run
 	c.finish(nil)
-	c.cfg.OnUpdate()
 	return true
 }
 
