@@ -272,7 +272,6 @@ func (a *accumulator) sealLocked(p *partition, rb *recBatch) {
 	if p.open == rb {
 		p.open = nil
 	}
-	rb.sealing = true
 	p.queue = append(p.queue, rb)
 }
 
@@ -291,7 +290,7 @@ func (a *accumulator) markSealed(rb *recBatch) {
 		p.tp.observeRatio(float64(len(rb.b.Bytes())) / float64(rb.b.Len()))
 	}
 	p.mu.Lock()
-	rb.sealing, rb.sealed = false, true
+	rb.sealed = true
 	p.mu.Unlock()
 }
 

@@ -24,7 +24,6 @@ type recBatch struct {
 	gen      uint64 // flush generation it belongs to
 	order    uint64 // position within the partition; retries go back by it
 	span     uint64 // orders [order, order+span) belong to this batch, for splitting
-	sealing  bool   // closed for appends, waiting for the sender to compress it
 	sealed   bool   // compressed and ready to be sent
 	sealErr  error  // compression failed (the batch is failed)
 	hasCB    bool   // some record has a callback
