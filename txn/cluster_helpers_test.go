@@ -75,6 +75,18 @@ func newClient(pool *wire.Pool, txnID string) *txn.Client {
 	})
 }
 
+// initClient makes a transactional client on pool and gets its first
+// producer id and epoch.
+func initClient(t testing.TB, ctx context.Context, pool *wire.Pool, txnID string) (*txn.Client, idempotence.ID) {
+	t.Helper()
+	c := newClient(pool, txnID)
+	id, err := c.InitProducerID(ctx, idempotence.None)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, id
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)

@@ -72,11 +72,7 @@ func TestCommitAbortCommit(t *testing.T) {
 			cl := newCluster(t, f)
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
-			c := newClient(pool, "tx-"+f.name)
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, "tx-"+f.name)
 			if c.V2() != f.v2 {
 				t.Fatalf("V2() = %v, want %v", c.V2(), f.v2)
 			}
@@ -120,11 +116,7 @@ func TestAbortedOnlyInvisible(t *testing.T) {
 			cl := newCluster(t, f)
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
-			c := newClient(pool, "abort-"+f.name)
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, "abort-"+f.name)
 			p := newProducer(t, cl, pool, "abort-"+f.name, id)
 			begin(t, ctx, c, p)
 			writeAll(ctx, p, "gone", 2)
@@ -273,11 +265,7 @@ func TestCoordinatorMoved(t *testing.T) {
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
 			const txnID, group = "mover", "mover-group"
-			c := newClient(pool, txnID)
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, txnID)
 			p := newProducer(t, cl, pool, txnID, id)
 			move := func() {
 				t.Helper()
@@ -326,11 +314,7 @@ func TestLostEndTxnResponse(t *testing.T) {
 				pool := newPool(t, cl, &wire.Config{Dial: d.dial})
 				ctx := testCtx(t)
 				const txnID = "lossy"
-				c := newClient(pool, txnID)
-				id, err := c.InitProducerID(ctx, idempotence.None)
-				if err != nil {
-					t.Fatal(err)
-				}
+				c, id := initClient(t, ctx, pool, txnID)
 				ends := cl.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Observe: true, Count: -1})
 				p := newProducer(t, cl, pool, txnID, id)
 				begin(t, ctx, c, p)
@@ -368,11 +352,7 @@ func TestEndTxnSentTwice(t *testing.T) {
 			cl := newCluster(t, f)
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
-			c := newClient(pool, "twice")
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, "twice")
 			p := newProducer(t, cl, pool, "twice", id)
 			begin(t, ctx, c, p)
 			want := writeAll(ctx, p, "dup", 1)
@@ -410,11 +390,7 @@ func TestSendOffsetsVisibility(t *testing.T) {
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
 			const txnID, group = "offsets", "consumers"
-			c := newClient(pool, txnID)
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, txnID)
 			p := newProducer(t, cl, pool, txnID, id)
 			meta := txn.GroupMetadata{GroupID: group, Generation: -1}
 			send := func(off int64) {
@@ -456,15 +432,11 @@ func TestOffsetCommitRefused(t *testing.T) {
 			cl := newCluster(t, f)
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
-			c := newClient(pool, "refused")
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, "refused")
 			p := newProducer(t, cl, pool, "refused", id)
 			cl.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: e, Topic: "a"})
 			offs := map[string]map[int32]txn.Offset{"a": {0: {Offset: 3, LeaderEpoch: -1}}}
-			err = c.SendOffsets(ctx, p.id, offs, txn.GroupMetadata{GroupID: "g", Generation: 5, MemberID: "m"})
+			err := c.SendOffsets(ctx, p.id, offs, txn.GroupMetadata{GroupID: "g", Generation: 5, MemberID: "m"})
 			if !errors.Is(err, txn.ErrAbortable) || !errors.Is(err, e) {
 				t.Fatalf("SendOffsets: %v, want ErrAbortable wrapping %v", err, e)
 			}
@@ -483,13 +455,9 @@ func TestAddPartitionsRefused(t *testing.T) {
 	cl := newCluster(t, flows[1])
 	pool := newPool(t, cl, nil)
 	ctx := testCtx(t)
-	c := newClient(pool, "denied")
-	id, err := c.InitProducerID(ctx, idempotence.None)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, id := initClient(t, ctx, pool, "denied")
 	cl.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AddPartitionsToTxn}, Err: kerr.TopicAuthorizationFailed, Topic: "b", Partitions: []int32{2}})
-	err = c.AddPartitions(ctx, id, parts)
+	err := c.AddPartitions(ctx, id, parts)
 	if !errors.Is(err, txn.ErrAbortable) || !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Fatalf("AddPartitions: %v, want ErrAbortable wrapping TOPIC_AUTHORIZATION_FAILED", err)
 	}
@@ -524,11 +492,7 @@ func TestInitBumpsCurrentEpoch(t *testing.T) {
 			cl := newCluster(t, f)
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
-			c := newClient(pool, "bump")
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, "bump")
 			bumped, err := c.InitProducerID(ctx, id)
 			if err != nil {
 				t.Fatal(err)
@@ -560,11 +524,7 @@ func TestFatalInjected(t *testing.T) {
 			cl := newCluster(t, flows[0])
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
-			c := newClient(pool, "fatal")
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, "fatal")
 			h := cl.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: tc.err, TopLevel: true, Count: -1})
 			if _, err := c.EndTxn(ctx, id, false); !errors.Is(err, tc.want) || !errors.Is(err, tc.err) {
 				t.Fatalf("EndTxn: %v, want %v wrapping %v", err, tc.want, tc.err)
@@ -596,11 +556,7 @@ func TestVersionsSent(t *testing.T) {
 			}
 			pool := newPool(t, cl, nil)
 			ctx := testCtx(t)
-			c := newClient(pool, "versions")
-			id, err := c.InitProducerID(ctx, idempotence.None)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, id := initClient(t, ctx, pool, "versions")
 			p := newProducer(t, cl, pool, "versions", id)
 			if !f.v2 {
 				begin(t, ctx, c, p)
