@@ -31,13 +31,42 @@ type partition struct {
 	_ [64]byte
 
 	// ---- sender goroutine only ----
-	inflight int   // batches of this partition in flight
-	nextSeq  int32 // next base sequence (idempotence)
+	// sent holds the batches of this partition in flight, in the order they
+	// went out: the sender's own count, which drops only once it has handled
+	// an answer (a connection frees its slot earlier, when it reads one).
+	sent    []*recBatch
+	nextSeq int32 // next base sequence (idempotence)
 	// confirmed: a batch of the current producer id and epoch was
 	// acknowledged here. Until then one batch goes at a time, because a
 	// broker with no state for the producer may accept any first sequence,
 	// and a later batch could land before an earlier one that failed.
 	confirmed bool
+}
+
+// inflight is how many batches of p are in flight. Sender goroutine only.
+func (p *partition) inflight() int { return len(p.sent) }
+
+// resendInFlight reports whether a batch of p that went out before is in
+// flight again. Sender goroutine only.
+func (p *partition) resendInFlight() bool {
+	for _, rb := range p.sent {
+		if rb.sends > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// answered removes rb from p's batches in flight. Sender goroutine only.
+func (p *partition) answered(rb *recBatch) {
+	for i, q := range p.sent {
+		if q == rb {
+			copy(p.sent[i:], p.sent[i+1:])
+			p.sent[len(p.sent)-1] = nil
+			p.sent = p.sent[:len(p.sent)-1]
+			return
+		}
+	}
 }
 
 // popHead removes the first queued batch. Short queues shift down so the

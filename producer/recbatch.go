@@ -37,6 +37,12 @@ type recBatch struct {
 	// after the append). Such a batch must be resolved under its old
 	// sequence before the producer moves to a new epoch.
 	maybeApplied bool
+	// sends counts the times the batch went out under its current
+	// sequence; more than one while in flight means a resend is.
+	sends int
+	// doubtfulSeqErrs counts sequence errors answered while maybeApplied
+	// was set (see sender.handleSequenceError).
+	doubtfulSeqErrs int
 
 	// split records the parent this batch was carved from (MESSAGE_TOO_LARGE).
 	split *splitLink

@@ -21,7 +21,7 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 	now := time.Now()
 	s.m.requestDone(now.Sub(ir.sentAt))
 	for _, rb := range ir.batches {
-		rb.part.inflight--
+		rb.part.answered(rb)
 		s.inflight--
 	}
 	if err != nil {
@@ -96,11 +96,7 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 			s.complete(rb, -1, -1, nil)
 			return
 		case idempotence.Reset:
-			s.requestReset(rb, fmt.Sprintf("sequence error: %v", err))
-			// The broker does not hold this batch: a duplicate would have been
-			// recognised as one.
-			rb.maybeApplied = false
-			s.requeue(rb, now, false)
+			s.sequenceError(rb, err, now)
 			return
 		case idempotence.Fatal:
 			if errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.ProducerFenced) {
@@ -121,17 +117,57 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 	s.retryOrFail(rb, err, now)
 }
 
-// earlierUnresolved reports whether a batch of rb's partition with a lower
-// sequence is in flight or waiting to be retried.
+// doubtfulSeqErrLimit is how many sequence errors in a row a batch that may
+// be in the log is resent under its old sequence before the producer takes
+// the broker at its word that the batch is not there.
+const doubtfulSeqErrLimit = 5
+
+// sequenceError handles OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID
+// for a batch with no earlier batch of its partition unresolved: the broker
+// says it does not hold the batch, and the way on is a new epoch under which
+// the batch gets a fresh sequence.
+//
+// That is safe only for a batch that cannot be in the log. One whose earlier
+// attempt may have been written (maybeApplied) is resent under its old
+// sequence instead, as a retry with backoff: the sender keeps such resends
+// within the broker's window of recent batches, so if the batch is there the
+// broker answers it as a duplicate, and if it is not, it is appended. Only
+// after the broker answered the same way doubtfulSeqErrLimit times is the
+// batch taken to be absent (a broker that lost the producer's state, or an
+// earlier batch that failed for good and left a gap before it).
+func (s *sender) sequenceError(rb *recBatch, err error, now time.Time) {
+	if rb.maybeApplied && rb.doubtfulSeqErrs < doubtfulSeqErrLimit {
+		rb.doubtfulSeqErrs++
+		s.logf(slog.LevelInfo, "sequence error for a batch that may be in the log; resending it under its sequence",
+			"topic", rb.part.topic, "partition", rb.part.id, "sequence", rb.seq, "err", err)
+		s.retryLater(rb, err, now)
+		return
+	}
+	if rb.maybeApplied {
+		s.logf(slog.LevelWarn, "broker keeps answering a batch that may be in the log with a sequence error; taking it as absent",
+			"topic", rb.part.topic, "partition", rb.part.id, "sequence", rb.seq, "err", err)
+	}
+	s.requestReset(rb, fmt.Sprintf("sequence error: %v", err))
+	rb.maybeApplied = false
+	s.requeue(rb, now, false)
+}
+
+// earlierUnresolved reports whether a batch of rb's partition that went out
+// before it (a lower sequence) is in flight or waiting to be resent.
 func (s *sender) earlierUnresolved(rb *recBatch) bool {
 	p := rb.part
-	if p.inflight > 0 {
-		return true
+	for _, q := range p.sent {
+		if q.order < rb.order {
+			return true
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, q := range p.queue {
-		if q.seq >= 0 && q.order < rb.order {
+		if q.order >= rb.order {
+			break // the queue is in order
+		}
+		if q.seq >= 0 {
 			return true
 		}
 	}
@@ -141,11 +177,7 @@ func (s *sender) earlierUnresolved(rb *recBatch) bool {
 // retryOrFail puts rb back in its queue when err is retriable and time and
 // retries remain; otherwise it fails rb.
 func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
-	if ep := s.abortErr.Load(); ep != nil {
-		s.fail(rb, fmt.Errorf("%w (last error: %w)", *ep, err))
-		return
-	}
-	if !retriable(err) {
+	if !retriable(err) && s.abortErr.Load() == nil {
 		s.fail(rb, err)
 		return
 	}
@@ -154,6 +186,16 @@ func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
 	}
 	if needsMetadata(err) {
 		s.md.Trigger(err.Error())
+	}
+	s.retryLater(rb, err, now)
+}
+
+// retryLater queues rb to go again after a backoff, unless the producer is
+// stopping or rb is out of retries or time.
+func (s *sender) retryLater(rb *recBatch, err error, now time.Time) {
+	if ep := s.abortErr.Load(); ep != nil {
+		s.fail(rb, fmt.Errorf("%w (last error: %w)", *ep, err))
+		return
 	}
 	wait := s.backoff(rb.attempts + 1)
 	switch {
@@ -183,6 +225,39 @@ func (s *sender) requeue(rb *recBatch, at time.Time, attempt bool) {
 	p.queue = append(p.queue, nil)
 	copy(p.queue[i+1:], p.queue[i:])
 	p.queue[i] = rb
+	p.settleDoubtLocked()
+	p.mu.Unlock()
+}
+
+// settleDoubtLocked clears the may-be-in-the-log mark of queued batches that
+// cannot be in the log. A broker appends a producer's batches of a partition
+// only in sequence order, so once a queued batch is known to be absent (not
+// stamped under the current epoch, or stamped and never possibly written),
+// every batch behind it is absent too. Without this, a possibly-written batch
+// queued behind an absent one would wait to be resolved under its old
+// sequence, which the broker cannot accept before the absent one. Called with
+// p.mu held, on the sender goroutine.
+func (p *partition) settleDoubtLocked() {
+	absent := false
+	for _, q := range p.queue {
+		if absent {
+			q.maybeApplied = false
+		} else if q.seq < 0 || !q.maybeApplied {
+			absent = true
+		}
+	}
+}
+
+// clearDoubtAfter clears the may-be-in-the-log mark of p's queued batches
+// that come after a batch known to be absent from the log, which just left
+// the queue for good (failed).
+func (p *partition) clearDoubtAfter(order uint64) {
+	p.mu.Lock()
+	for _, q := range p.queue {
+		if q.order > order {
+			q.maybeApplied = false
+		}
+	}
 	p.mu.Unlock()
 }
 
@@ -258,6 +333,9 @@ func (s *sender) fail(rb *recBatch, err error) {
 	}
 	if s.cfg.idempotence && rb.seq >= 0 && s.abortErr.Load() == nil {
 		s.requestReset(rb, fmt.Sprintf("a batch with sequence numbers failed: %v", err))
+		if !rb.maybeApplied {
+			rb.part.clearDoubtAfter(rb.order)
+		}
 	}
 	s.complete(rb, -1, -1, err)
 }

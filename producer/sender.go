@@ -265,7 +265,7 @@ func (s *sender) noteLoad(p *partition) {
 		l = grown
 		s.loads[p.topic] = l
 	}
-	depth := len(p.queue) + p.inflight
+	depth := len(p.queue) + p.inflight()
 	if p.open != nil {
 		depth++
 	}
@@ -415,7 +415,7 @@ func (s *sender) adoptID(id idempotence.ID, txnEnded bool) {
 		p.mu.Lock()
 		p.nextSeq, p.confirmed = 0, false
 		for _, rb := range p.queue {
-			rb.seq, rb.maybeApplied = -1, false
+			rb.seq, rb.maybeApplied, rb.sends, rb.doubtfulSeqErrs = -1, false, 0, 0
 		}
 		p.mu.Unlock()
 	}
@@ -592,11 +592,7 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 		switch {
 		case !rb.sealed || rb.retryAt.After(now):
 			rb = nil
-		case rb.seq >= 0 && p.inflight > 0:
-			// A retry goes alone, after everything before it is answered,
-			// so the broker sees sequences in order.
-			rb = nil
-		case (s.cfg.maxInFlight == 1 || s.cfg.idempotence && !p.confirmed) && p.inflight > 0:
+		case !s.mayGo(p, rb):
 			rb = nil
 		case mode == stampResolve && !rb.maybeApplied:
 			rb = nil // only batches that may be in the log go before the new epoch
@@ -631,10 +627,37 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 		}
 		req.batches = append(req.batches, rb)
 		size += len(rb.b.Bytes())
-		p.inflight++
+		rb.sends++
+		p.sent = append(p.sent, rb)
 		s.inflight++
 	}
 	return req
+}
+
+// mayGo reports whether rb, the head of p's queue, may go out now, given
+// p's batches in flight. The rules keep p's sequences in order at the broker,
+// and keep every resend of a batch that may already be in the log inside
+// the broker's memory of the producer's last five batches of the partition,
+// where it is recognised as a duplicate:
+//   - a batch that went out before goes alone, once every batch sent before
+//     it is answered;
+//   - while a resend is in flight, nothing else of p goes;
+//   - until a batch of the current producer id and epoch is acknowledged
+//     (and always with max.in.flight 1), one batch at a time;
+//   - never more than max.in.flight batches of p unanswered, counted by the
+//     sender (a connection frees its slot before the sender has handled the
+//     answer, so its count alone would let a sixth batch out).
+func (s *sender) mayGo(p *partition, rb *recBatch) bool {
+	n := p.inflight()
+	switch {
+	case n == 0:
+		return true
+	case rb.sends > 0, n >= s.cfg.maxInFlight, s.cfg.maxInFlight == 1:
+		return false
+	case s.cfg.idempotence && !p.confirmed:
+		return false
+	}
+	return !p.resendInFlight()
 }
 
 // noteBlocked and noteUnblocked track brokers that cannot take data, so the
