@@ -41,6 +41,26 @@ type partition struct {
 	// broker with no state for the producer may accept any first sequence,
 	// and a later batch could land before an earlier one that failed.
 	confirmed bool
+	// ackedOrder is the order of the latest batch acknowledged under the
+	// current producer id and epoch (meaningful once confirmed). A broker
+	// appends a producer's batches only in sequence order, so every batch
+	// before it is in the log.
+	ackedOrder uint64
+}
+
+// acknowledged notes that the broker acknowledged rb. Sender goroutine only.
+func (p *partition) acknowledged(rb *recBatch) {
+	if !p.confirmed || rb.order > p.ackedOrder {
+		p.ackedOrder = rb.order
+	}
+	p.confirmed = true
+}
+
+// provenWritten reports whether rb, a batch under the current epoch, must
+// be in the log because a later batch of p was acknowledged. Sender
+// goroutine only.
+func (p *partition) provenWritten(rb *recBatch) bool {
+	return p.confirmed && rb.seq >= 0 && p.ackedOrder > rb.order
 }
 
 // inflight is how many batches of p are in flight. Sender goroutine only.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/wire"
 )
 
 // recBatch is one partition's batch of records: the encoded bytes plus, per
@@ -40,6 +41,7 @@ type recBatch struct {
 	// sends counts the times the batch went out under its current
 	// sequence; more than one while in flight means a resend is.
 	sends int
+	conn  *wire.Conn // the connection of the batch's last attempt
 	// doubtfulSeqErrs counts sequence errors answered while maybeApplied
 	// was set (see sender.handleSequenceError).
 	doubtfulSeqErrs int

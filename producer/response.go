@@ -46,7 +46,7 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 		}
 		perr := kerr.ErrorForCode(part.ErrorCode)
 		if perr == nil {
-			rb.part.confirmed = true
+			rb.part.acknowledged(rb)
 			s.complete(rb, part.BaseOffset, part.LogAppendTime, nil)
 			continue
 		}
@@ -93,6 +93,7 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 	if s.cfg.idempotence {
 		switch idempotence.Classify(err, s.earlierUnresolved(rb)) {
 		case idempotence.Succeed:
+			rb.part.acknowledged(rb)
 			s.complete(rb, -1, -1, nil)
 			return
 		case idempotence.Reset:
@@ -128,14 +129,24 @@ const doubtfulSeqErrLimit = 5
 // the batch gets a fresh sequence.
 //
 // That is safe only for a batch that cannot be in the log. One whose earlier
-// attempt may have been written (maybeApplied) is resent under its old
-// sequence instead, as a retry with backoff: the sender keeps such resends
+// attempt may have been written (maybeApplied) and that a later
+// acknowledgement proves written is answered as written. Otherwise it is
+// resent under its old sequence, as a retry with backoff: the sender keeps such resends
 // within the broker's window of recent batches, so if the batch is there the
 // broker answers it as a duplicate, and if it is not, it is appended. Only
 // after the broker answered the same way doubtfulSeqErrLimit times is the
 // batch taken to be absent (a broker that lost the producer's state, or an
 // earlier batch that failed for good and left a gap before it).
 func (s *sender) sequenceError(rb *recBatch, err error, now time.Time) {
+	if rb.maybeApplied && rb.part.provenWritten(rb) {
+		// A later batch was acknowledged, so this one is in the log; the
+		// broker no longer remembers where. Answered without an offset,
+		// as for DUPLICATE_SEQUENCE_NUMBER.
+		s.logf(slog.LevelWarn, "batch proven written by a later acknowledgement; answering it without an offset",
+			"topic", rb.part.topic, "partition", rb.part.id, "sequence", rb.seq, "err", err)
+		s.complete(rb, -1, -1, nil)
+		return
+	}
 	if rb.maybeApplied && rb.doubtfulSeqErrs < doubtfulSeqErrLimit {
 		rb.doubtfulSeqErrs++
 		s.logf(slog.LevelInfo, "sequence error for a batch that may be in the log; resending it under its sequence",

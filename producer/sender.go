@@ -494,7 +494,7 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 			v, _ := conn.MaxVersion(0)
 			implicit = v >= 12
 		}
-		if req := s.buildRequest(node, parts, now, mode, implicit); req != nil {
+		if req := s.buildRequest(node, conn, parts, now, mode, implicit); req != nil {
 			if implicit {
 				s.txnTouched.Store(true) // the broker adds the partitions as it takes the batches
 			}
@@ -577,7 +577,7 @@ func (s *sender) leader(p *partition) int32 {
 
 // buildRequest takes at most one batch from each partition (starting at a
 // rotating offset, for fairness) until max.request.size.
-func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mode stampMode, implicit bool) *inflightReq {
+func (s *sender) buildRequest(node int32, conn *wire.Conn, parts []*partition, now time.Time, mode stampMode, implicit bool) *inflightReq {
 	aborting := s.txm != nil && s.txm.State() == txn.Aborting
 	var req *inflightReq
 	size := 0
@@ -592,7 +592,7 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 		switch {
 		case !rb.sealed || rb.retryAt.After(now):
 			rb = nil
-		case !s.mayGo(p, rb):
+		case !s.mayGo(p, rb, conn):
 			rb = nil
 		case mode == stampResolve && !rb.maybeApplied:
 			rb = nil // only batches that may be in the log go before the new epoch
@@ -627,7 +627,7 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 		}
 		req.batches = append(req.batches, rb)
 		size += len(rb.b.Bytes())
-		rb.sends++
+		rb.sends, rb.conn = rb.sends+1, conn
 		p.sent = append(p.sent, rb)
 		s.inflight++
 	}
@@ -646,13 +646,17 @@ func (s *sender) buildRequest(node int32, parts []*partition, now time.Time, mod
 //     (and always with max.in.flight 1), one batch at a time;
 //   - never more than max.in.flight batches of p unanswered, counted by the
 //     sender (a connection frees its slot before the sender has handled the
-//     answer, so its count alone would let a sixth batch out).
-func (s *sender) mayGo(p *partition, rb *recBatch) bool {
+//     answer, so its count alone would let a sixth batch out);
+//   - all of p's batches in flight on one connection (after a leader move,
+//     or beside a connection being retired), whose answers come back in the
+//     order the batches went: an earlier batch's answer cannot trail behind
+//     the acknowledgements of more than max.in.flight-1 later ones.
+func (s *sender) mayGo(p *partition, rb *recBatch, conn *wire.Conn) bool {
 	n := p.inflight()
 	switch {
 	case n == 0:
 		return true
-	case rb.sends > 0, n >= s.cfg.maxInFlight, s.cfg.maxInFlight == 1:
+	case rb.sends > 0, n >= s.cfg.maxInFlight, s.cfg.maxInFlight == 1, p.sent[0].conn != conn:
 		return false
 	case s.cfg.idempotence && !p.confirmed:
 		return false
