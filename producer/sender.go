@@ -476,7 +476,9 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 		}
 		conn, err := s.conns.Ready(node, wire.Produce)
 		if conn == nil || conn.InFlight() >= s.cfg.maxInFlight {
-			if err != nil && !errors.Is(err, wire.ErrNotReady) {
+			if unreachable(err) {
+				// The leader may have gone for good: ask who leads now
+				// rather than wait for the periodic refresh.
 				s.md.Trigger("broker unreachable")
 			}
 			s.noteBlocked(node, parts, now)
@@ -506,6 +508,20 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 		s.addPartitions()
 	}
 	return sent
+}
+
+// unreachable reports whether err, from the pool's Ready, says the broker
+// could not be reached (a failed dial or a dropped connection, and now
+// backing off) rather than that a dial is still running.
+func unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var nr *wire.NotReadyError
+	if errors.As(err, &nr) {
+		return !nr.Dialing
+	}
+	return true
 }
 
 // joined reports whether p's batches may go out in the open transaction; if
