@@ -54,9 +54,9 @@ func ExampleMockProducer_manual() {
 	mock.Send(ctx, &producer.Record{Topic: "t", Value: []byte("c")}, report)
 	fmt.Println("pending:", mock.Pending())
 
-	mock.CompleteNext()                    // a: acknowledged at offset 0
-	mock.ErrorNext(kerr.NotEnoughReplicas) // b: failed
-	mock.Close(ctx)                        // c: still pending, fails with ErrClosed
+	mock.CompleteNext()                         // a: acknowledged at offset 0
+	mock.ErrorNext(producer.ErrDeliveryTimeout) // b: failed
+	mock.Close(ctx)                             // c: still pending, fails with ErrClosed
 	_, err := mock.SendSync(ctx, &producer.Record{Topic: "t"})
 	fmt.Println("after Close:", errors.Is(err, producer.ErrClosed))
 	// Output:
