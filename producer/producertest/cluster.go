@@ -281,6 +281,11 @@ func (c *Cluster) LeaderOf(topic string, partition int32) int32 {
 // closed and its partitions get leaders among the other brokers (kfake
 // keeps one log per partition, so no record is lost). The last running
 // broker cannot be stopped.
+//
+// Known limitation of the producer at the time of writing: it does not yet
+// refresh metadata when a leader's address refuses connections, so until
+// its next periodic refresh it keeps redialling the stopped broker. Tests
+// that stop brokers should set a short producer.WithMetadataMaxAge.
 func (c *Cluster) StopBroker(id int32) error {
 	c.mu.Lock()
 	addr, ok := c.addrs[id]
