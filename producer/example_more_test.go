@@ -412,3 +412,26 @@ func ExampleNewFuture() {
 	// orders 0 7 <nil>
 	// true
 }
+
+// publishSignup is service code: it takes a producer.Client, so the service
+// passes its *producer.Producer and unit tests a producertest.MockProducer.
+func publishSignup(ctx context.Context, p producer.Client, user string) (producer.RecordMetadata, error) {
+	return p.SendSync(ctx, &producer.Record{Topic: "signups", Key: []byte(user), Value: []byte("welcome")})
+}
+
+// Code that takes a Client runs on the real producer and on the mock alike.
+func ExampleClient() {
+	c := embedded("signups")
+	defer c.Close()
+	p, _ := producer.New(producer.WithBrokers(c.Addrs()...))
+	defer p.Close(context.Background())
+	mock := producertest.NewMockProducer()
+
+	for _, client := range []producer.Client{p, mock} {
+		md, err := publishSignup(context.Background(), client, "ada")
+		fmt.Printf("%T: %s/%d@%d %v\n", client, md.Topic, md.Partition, md.Offset, err)
+	}
+	// Output:
+	// *producer.Producer: signups/0@0 <nil>
+	// *producertest.MockProducer: signups/0@0 <nil>
+}

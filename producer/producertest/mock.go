@@ -229,7 +229,8 @@ func (m *MockProducer) SendSync(ctx context.Context, rec *producer.Record) (prod
 
 // Flush waits until every record sent before the call is answered and its
 // callback returned, or ctx ends. With ManualCompletion that is when the
-// test answers them.
+// test answers them. As with the producer, a Flush called from a callback
+// waits for that callback too: only ctx ends it.
 func (m *MockProducer) Flush(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
