@@ -48,8 +48,8 @@ type clusterConfig struct {
 // ClusterOpt configures a Cluster.
 type ClusterOpt func(*clusterConfig)
 
-// Brokers sets the number of brokers (default 3).
-func Brokers(n int) ClusterOpt { return func(c *clusterConfig) { c.brokers = max(n, 1) } }
+// NumBrokers sets the number of brokers (default 3).
+func NumBrokers(n int) ClusterOpt { return func(c *clusterConfig) { c.brokers = max(n, 1) } }
 
 // WithTopic creates topic with the given number of partitions (≥ 1) when
 // the cluster starts.

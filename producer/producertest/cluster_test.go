@@ -398,7 +398,7 @@ func TestClusterCommittedRecords(t *testing.T) {
 }
 
 func TestClusterAutoCreateAndClose(t *testing.T) {
-	c := producertest.NewCluster(t, producertest.Brokers(1), producertest.AutoCreateTopics(2))
+	c := producertest.NewCluster(t, producertest.NumBrokers(1), producertest.AutoCreateTopics(2))
 	p := newProducer(t, c)
 	ctx := ctxT(t, 30*time.Second)
 	md, err := p.SendSync(ctx, &producer.Record{Topic: "fresh", Value: []byte("v"), Partition: 1, PinPartition: true})

@@ -114,8 +114,8 @@ func (s TxnStatus) String() string {
 
 // SentRecord is one record as the mock received it, and its answer so far.
 type SentRecord struct {
-	// Record is a copy of the record as passed to Send (after nothing: the
-	// mock runs no interceptors); Record.Partition is what the caller set.
+	// Record is a copy of the record as passed to Send (the mock runs no
+	// interceptors); Record.Partition is what the caller set.
 	Record producer.Record
 	// Partition is the partition the mock chose, -1 if the record was
 	// refused before one was chosen.
