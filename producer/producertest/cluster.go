@@ -349,7 +349,8 @@ type StoredRecord struct {
 // Records reads every record of topic written so far (read_uncommitted: up
 // to each partition's high watermark, records of open and aborted
 // transactions included), sorted by partition and offset. It reads with an
-// independent client (franz-go's kgo), as a consumer would.
+// independent client (franz-go's kgo), as a consumer would; ctx bounds the
+// whole read.
 func (c *Cluster) Records(ctx context.Context, topic string) ([]StoredRecord, error) {
 	return c.read(ctx, topic, false)
 }
