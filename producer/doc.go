@@ -12,4 +12,8 @@
 // Defaults are the Java producer's (acks=all, idempotence on, linger 5ms,
 // batch.size 16 KiB, buffer.memory 32 MiB, ...); WithProperties accepts the
 // Java property names.
+//
+// Code that sends records can take a Client (or TxnClient) instead of a
+// *Producer: package producer/producertest has a MockProducer for unit tests
+// and an embedded cluster with fault hooks for integration tests.
 package producer

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ type result struct {
 	// perRecord is set instead when the batch was split and its records were
 	// answered by several smaller batches.
 	perRecord []outcome
+
+	// given is the answer exactly as passed to the complete function of a
+	// Future made by NewFuture (nil for the producer's own batches).
+	given *RecordMetadata
 }
 
 // outcome is one record's answer after a split.
@@ -84,6 +89,13 @@ func failedResult(rec *Record, err error) *result {
 
 // metadata is the answer for the record at index idx with create time ts (ms).
 func (r *result) metadata(idx int32, ts int64) (RecordMetadata, error) {
+	if r.given != nil {
+		md := *r.given
+		if r.err != nil {
+			md.Offset = -1
+		}
+		return md, r.err
+	}
 	off, lat, err := r.baseOffset, r.logAppendTime, r.err
 	if r.perRecord != nil {
 		o := r.perRecord[idx]
@@ -101,26 +113,68 @@ func (r *result) metadata(idx int32, ts int64) (RecordMetadata, error) {
 	return md, err
 }
 
+// ErrInvalidFuture is what Get answers on a Future that no send and no
+// NewFuture made: the zero Future.
+var ErrInvalidFuture = errors.New("producer: invalid Future (the zero Future answers no record)")
+
+// zeroResult is the answer of the zero Future: final, with ErrInvalidFuture.
+var zeroResult = func() *result {
+	r := &result{partition: -1, baseOffset: -1, logAppendTime: -1, err: ErrInvalidFuture,
+		given: &RecordMetadata{Partition: -1, Offset: -1}}
+	r.finished.Store(true)
+	return r
+}()
+
 // Future is the pending answer of one Send. It is a small value (no
-// allocation per record); copying it is fine. The zero Future is not valid.
+// allocation per record); copying it is fine. The zero Future is already
+// done: Get returns ErrInvalidFuture.
 type Future struct {
 	res *result
 	idx int32
 	ts  int64
 }
 
+// NewFuture returns a pending Future and the function that answers it, for
+// code that answers records itself: test doubles (producertest.MockProducer
+// uses it) and wrappers around a Producer. complete resolves the Future with
+// md and err; as with the producer's own futures, Get reports md.Offset as -1
+// when err is not nil. Only the first call of complete counts: it returns
+// true, later calls change nothing and return false. complete is safe to
+// call from any goroutine.
+func NewFuture() (f Future, complete func(md RecordMetadata, err error) bool) {
+	r := &result{partition: -1, baseOffset: -1, logAppendTime: -1}
+	var once atomic.Bool
+	return Future{res: r}, func(md RecordMetadata, err error) bool {
+		if !once.CompareAndSwap(false, true) {
+			return false
+		}
+		r.topic, r.partition, r.given, r.err = md.Topic, md.Partition, &md, err
+		r.finish()
+		return true
+	}
+}
+
+// result is f's shared outcome; the zero Future has zeroResult.
+func (f Future) result() *result {
+	if f.res == nil {
+		return zeroResult
+	}
+	return f.res
+}
+
 // Done is closed once the record is answered.
-func (f Future) Done() <-chan struct{} { return f.res.done() }
+func (f Future) Done() <-chan struct{} { return f.result().done() }
 
 // Get waits for the record's answer or for ctx to end (then it returns ctx's
 // error; the record is still answered later through its callback).
 func (f Future) Get(ctx context.Context) (RecordMetadata, error) {
-	if f.res.finished.Load() {
-		return f.res.metadata(f.idx, f.ts)
+	r := f.result()
+	if r.finished.Load() {
+		return r.metadata(f.idx, f.ts)
 	}
 	select {
-	case <-f.res.done():
-		return f.res.metadata(f.idx, f.ts)
+	case <-r.done():
+		return r.metadata(f.idx, f.ts)
 	case <-ctx.Done():
 		return RecordMetadata{}, ctx.Err()
 	}

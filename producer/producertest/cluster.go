@@ -1,0 +1,545 @@
+package producertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kprod/kprod/producer"
+)
+
+// Cluster is an embedded Kafka cluster for integration tests: kfake, an
+// in-process implementation of the Kafka protocol by franz-go, listening on
+// loopback ports, with fault hooks and a reader for what landed. Connect a
+// real producer with producer.WithBrokers(c.Addrs()...).
+//
+// kfake is not Apache Kafka: it keeps one copy of each partition's log, so
+// a stopped broker loses no data, and its validation is its own. It answers
+// the requests a producer sends as Kafka does, which is what a service's
+// tests need; the producer's own tests also run against real Kafka.
+type Cluster struct {
+	kf *kfake.Cluster
+
+	mu      sync.Mutex
+	conns   map[string]map[*trackedConn]struct{} // open client connections per listener address; guarded by mu
+	addrs   map[int32]string                     // listener address of each broker, stopped ones included; guarded by mu
+	stopped map[int32]bool                       // brokers StopBroker stopped; guarded by mu
+	closed  bool                                 // guarded by mu
+}
+
+// clusterConfig holds a Cluster's options.
+type clusterConfig struct {
+	brokers    int
+	topics     map[string]int
+	autoCreate int // partitions of auto-created topics; 0: no auto-creation
+	kfake      []kfake.Opt
+}
+
+// ClusterOpt configures a Cluster.
+type ClusterOpt func(*clusterConfig)
+
+// NumBrokers sets the number of brokers (default 3).
+func NumBrokers(n int) ClusterOpt { return func(c *clusterConfig) { c.brokers = max(n, 1) } }
+
+// WithTopic creates topic with the given number of partitions (≥ 1) when
+// the cluster starts.
+func WithTopic(topic string, partitions int) ClusterOpt {
+	return func(c *clusterConfig) { c.topics[topic] = max(partitions, 1) }
+}
+
+// AutoCreateTopics makes the cluster create a topic, with the given number
+// of partitions, the first time a producer asks for it (Kafka's
+// auto.create.topics.enable). Without it a topic not created with WithTopic
+// is unknown, and a Send to it waits max.block, then fails with
+// producer.ErrUnknownTopic.
+func AutoCreateTopics(partitions int) ClusterOpt {
+	return func(c *clusterConfig) { c.autoCreate = max(partitions, 1) }
+}
+
+// WithKfakeOptions passes options to kfake.NewCluster (SASL, TLS, ACLs,
+// versions, ...), after the cluster's own.
+func WithKfakeOptions(opts ...kfake.Opt) ClusterOpt {
+	return func(c *clusterConfig) { c.kfake = append(c.kfake, opts...) }
+}
+
+// NewCluster starts a cluster for the test and stops it when the test ends;
+// it fails the test if the cluster cannot start.
+func NewCluster(t testing.TB, opts ...ClusterOpt) *Cluster {
+	t.Helper()
+	c, err := StartCluster(opts...)
+	if err != nil {
+		t.Fatalf("producertest: starting the embedded cluster: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// StartCluster starts a cluster; the caller stops it with Close. Tests use
+// NewCluster; StartCluster is for programs and Example functions.
+func StartCluster(opts ...ClusterOpt) (*Cluster, error) {
+	cfg := clusterConfig{brokers: 3, topics: map[string]int{}}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	c := &Cluster{
+		conns:   map[string]map[*trackedConn]struct{}{},
+		addrs:   map[int32]string{},
+		stopped: map[int32]bool{},
+	}
+	kopts := []kfake.Opt{kfake.NumBrokers(cfg.brokers), kfake.ListenFn(c.listen)}
+	byCount := map[int][]string{}
+	for topic, n := range cfg.topics {
+		byCount[n] = append(byCount[n], topic)
+	}
+	for n, topics := range byCount {
+		kopts = append(kopts, kfake.SeedTopics(int32(n), topics...))
+	}
+	if cfg.autoCreate > 0 {
+		kopts = append(kopts, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(cfg.autoCreate))
+	}
+	kf, err := kfake.NewCluster(append(kopts, cfg.kfake...)...)
+	if err != nil {
+		return nil, err
+	}
+	c.kf = kf
+	// Brokers are created in node id order and listed in that order.
+	c.mu.Lock()
+	for i, addr := range kf.ListenAddrs() {
+		c.addrs[int32(i)] = addr
+	}
+	c.mu.Unlock()
+	return c, nil
+}
+
+// Addrs returns the "host:port" of every running broker, for
+// producer.WithBrokers.
+func (c *Cluster) Addrs() []string { return c.kf.ListenAddrs() }
+
+// Kfake returns the kfake cluster underneath, for what the hooks here do not
+// cover (kfake's Fault, ControlKey, SleepOutOfOrder, ...).
+func (c *Cluster) Kfake() *kfake.Cluster { return c.kf }
+
+// Close stops the cluster and drops every connection to it. Calling it
+// again does nothing.
+func (c *Cluster) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.kf.Close()
+	c.dropWhere(func(string) bool { return true })
+}
+
+// ---- faults ----
+
+// Fault is an installed fault: how often it struck, and a way to wait for
+// it or remove it.
+type Fault struct {
+	kf *kfake.FaultHandle // FailNextProduce; nil for a fault with nothing to do
+
+	mu      sync.Mutex    // DropNextProduce: guards hits and changed
+	hits    int           // requests struck so far
+	changed chan struct{} // closed and replaced on every hit
+	remove  func()
+}
+
+// Hits is the number of requests the fault has struck so far.
+func (f *Fault) Hits() int {
+	if f.kf != nil {
+		return f.kf.Hits()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits
+}
+
+// Wait waits until the fault has struck at least n requests, or ctx ends.
+func (f *Fault) Wait(ctx context.Context, n int) error {
+	if f.kf != nil {
+		return f.kf.Wait(ctx, n)
+	}
+	for {
+		f.mu.Lock()
+		hits, changed := f.hits, f.changed
+		f.mu.Unlock()
+		if hits >= n {
+			return nil
+		}
+		if changed == nil {
+			return fmt.Errorf("producertest: the fault strikes nothing: %d of %d hits", hits, n)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("producertest: the fault struck %d of %d requests: %w", hits, n, ctx.Err())
+		}
+	}
+}
+
+// Remove uninstalls what is left of the fault.
+func (f *Fault) Remove() {
+	switch {
+	case f.kf != nil:
+		f.kf.Remove()
+	case f.remove != nil:
+		f.remove()
+	}
+}
+
+// FailNextProduce answers the next n produce requests that carry topic with
+// code for every partition of topic in the request, before the broker writes
+// anything (n < 0: every such request until Remove; n == 0: none). Whether
+// the producer rides the error out depends on the code: retriable ones
+// (kerr.NotLeaderForPartition, kerr.NotEnoughReplicas, ...) are retried,
+// others (kerr.InvalidRecord, kerr.PolicyViolation, ...) fail the records.
+// kerr.RequestTimedOut and kerr.NotEnoughReplicasAfterAppend are answered
+// after the write, as a broker does, so the retry is a duplicate for
+// idempotence to remove.
+func (c *Cluster) FailNextProduce(topic string, n int, code *kerr.Error) *Fault {
+	if n == 0 {
+		return &Fault{}
+	}
+	if n < 0 {
+		n = -1
+	}
+	return &Fault{kf: c.kf.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: code, Count: n})}
+}
+
+// errDropped is what the control returns to make kfake close a connection.
+var errDropped = errors.New("producertest: connection dropped by DropNextProduce")
+
+// DropNextProduce closes the connection that carries each of the next n
+// produce requests (to any topic), instead of handling the request: the
+// producer sees its requests in flight on that connection fail, reconnects
+// and retries.
+func (c *Cluster) DropNextProduce(n int) *Fault {
+	f := &Fault{changed: make(chan struct{})}
+	if n <= 0 {
+		f.changed = nil
+		return f
+	}
+	removed := false
+	f.remove = func() {
+		f.mu.Lock()
+		removed = true
+		f.mu.Unlock()
+	}
+	c.kf.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if removed || f.hits >= n {
+			c.kf.DropControl()
+			return nil, nil, false
+		}
+		f.hits++
+		close(f.changed)
+		f.changed = make(chan struct{})
+		if f.hits < n {
+			c.kf.KeepControl()
+		}
+		return nil, errDropped, true
+	})
+	return f
+}
+
+// DropConnections closes every client connection open now, on every broker.
+// Producers reconnect; requests in flight fail and are retried.
+func (c *Cluster) DropConnections() { c.dropWhere(func(string) bool { return true }) }
+
+// MoveLeaders elects a random new leader for every partition (a partition
+// may keep its leader) and bumps the leader epochs, as after a broker
+// restart; producers learn of it from their next requests.
+func (c *Cluster) MoveLeaders() { c.kf.ShufflePartitionLeaders() }
+
+// MoveLeader makes broker the leader of one partition.
+func (c *Cluster) MoveLeader(topic string, partition, broker int32) error {
+	return c.kf.MoveTopicPartition(topic, partition, broker)
+}
+
+// LeaderOf returns the broker leading a partition, -1 if there is no such
+// partition.
+func (c *Cluster) LeaderOf(topic string, partition int32) int32 {
+	return c.kf.LeaderFor(topic, partition)
+}
+
+// StopBroker stops a broker: it stops listening, its connections are
+// closed and its partitions get leaders among the other brokers (kfake
+// keeps one log per partition, so no record is lost). The last running
+// broker cannot be stopped.
+//
+// Known limitation of the producer at the time of writing: it does not yet
+// refresh metadata when a leader's address refuses connections, so until
+// its next periodic refresh it keeps redialling the stopped broker. Tests
+// that stop brokers should set a short producer.WithMetadataMaxAge.
+func (c *Cluster) StopBroker(id int32) error {
+	c.mu.Lock()
+	addr, ok := c.addrs[id]
+	stopped := c.stopped[id]
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("producertest: no broker %d", id)
+	}
+	if stopped {
+		return fmt.Errorf("producertest: broker %d is stopped already", id)
+	}
+	if err := c.kf.RemoveNode(id); err != nil {
+		return fmt.Errorf("producertest: stopping broker %d: %w", id, err)
+	}
+	c.mu.Lock()
+	c.stopped[id] = true
+	c.mu.Unlock()
+	c.dropWhere(func(a string) bool { return a == addr })
+	return nil
+}
+
+// StartBroker starts a broker StopBroker stopped, on its old address, and
+// spreads partition leadership over the running brokers again.
+func (c *Cluster) StartBroker(id int32) error {
+	c.mu.Lock()
+	addr, stopped := c.addrs[id], c.stopped[id]
+	c.mu.Unlock()
+	if !stopped {
+		return fmt.Errorf("producertest: broker %d is not stopped", id)
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	var p int
+	if _, err := fmt.Sscan(port, &p); err != nil {
+		return err
+	}
+	if _, _, err := c.kf.AddNode(id, p); err != nil {
+		return fmt.Errorf("producertest: starting broker %d: %w", id, err)
+	}
+	c.mu.Lock()
+	delete(c.stopped, id)
+	c.mu.Unlock()
+	return nil
+}
+
+// ---- reading back ----
+
+// StoredRecord is a record as it sits in a partition's log.
+type StoredRecord struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte // nil for a null key
+	Value     []byte // nil for a null value
+	Headers   []producer.Header
+	Timestamp time.Time
+}
+
+// Records reads every record of topic written so far (read_uncommitted: up
+// to each partition's high watermark, records of open and aborted
+// transactions included), sorted by partition and offset. It reads with an
+// independent client (franz-go's kgo), as a consumer would; ctx bounds the
+// whole read.
+func (c *Cluster) Records(ctx context.Context, topic string) ([]StoredRecord, error) {
+	return c.read(ctx, topic, false)
+}
+
+// CommittedRecords reads topic as a read_committed consumer does: up to
+// each partition's last stable offset, without the records of aborted
+// transactions (and without those of transactions still open).
+func (c *Cluster) CommittedRecords(ctx context.Context, topic string) ([]StoredRecord, error) {
+	return c.read(ctx, topic, true)
+}
+
+func (c *Cluster) read(ctx context.Context, topic string, committed bool) ([]StoredRecord, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Addrs()...), kgo.KeepControlRecords()}
+	if committed {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ends, err := endOffsets(ctx, cl, topic, committed)
+	if err != nil {
+		return nil, err
+	}
+	from := map[int32]kgo.Offset{}
+	for p, end := range ends {
+		if end > 0 {
+			from[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	if len(from) == 0 {
+		return nil, nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
+	var out []StoredRecord
+	reached := map[int32]bool{}
+	for len(reached) < len(from) {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("producertest: reading %s: %d of %d partitions read to their end: %w", topic, len(reached), len(from), err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.Canceled) && !kerr.IsRetriable(err) {
+				ferr = err
+			}
+		})
+		if ferr != nil {
+			return nil, fmt.Errorf("producertest: reading %s: %w", topic, ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= ends[r.Partition]-1 {
+				reached[r.Partition] = true
+			}
+			if r.Attrs.IsControl() || r.Offset >= ends[r.Partition] {
+				return
+			}
+			sr := StoredRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+			for _, h := range r.Headers {
+				sr.Headers = append(sr.Headers, producer.Header{Key: h.Key, Value: h.Value})
+			}
+			out = append(out, sr)
+		})
+	}
+	slices.SortFunc(out, func(a, b StoredRecord) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
+		}
+		return int(a.Offset - b.Offset)
+	})
+	return out, nil
+}
+
+// endOffsets returns, for each partition of topic, the offset a reader
+// stops at: the high watermark, or for a read_committed reader the last
+// stable offset.
+func endOffsets(ctx context.Context, cl *kgo.Client, topic string, committed bool) (map[int32]int64, error) {
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	mresp, err := mreq.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("producertest: metadata of %s: %w", topic, err)
+	}
+	if len(mresp.Topics) != 1 {
+		return nil, fmt.Errorf("producertest: metadata of %s: %d topics in the answer", topic, len(mresp.Topics))
+	}
+	if err := kerr.ErrorForCode(mresp.Topics[0].ErrorCode); err != nil {
+		return nil, fmt.Errorf("producertest: metadata of %s: %w", topic, err)
+	}
+	lreq := kmsg.NewPtrListOffsetsRequest()
+	if committed {
+		lreq.IsolationLevel = 1
+	}
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = topic
+	for _, p := range mresp.Topics[0].Partitions {
+		lp := kmsg.NewListOffsetsRequestTopicPartition()
+		lp.Partition = p.Partition
+		lp.Timestamp = -1 // the end
+		lt.Partitions = append(lt.Partitions, lp)
+	}
+	lreq.Topics = append(lreq.Topics, lt)
+	ends := map[int32]int64{}
+	for _, shard := range cl.RequestSharded(ctx, lreq) {
+		if shard.Err != nil {
+			return nil, fmt.Errorf("producertest: end offsets of %s: %w", topic, shard.Err)
+		}
+		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return nil, fmt.Errorf("producertest: end offset of %s/%d: %w", topic, p.Partition, err)
+				}
+				ends[p.Partition] = p.Offset
+			}
+		}
+	}
+	return ends, nil
+}
+
+// ---- connection tracking ----
+
+// listen is kfake's ListenFn: it tracks the connections each listener
+// accepts, so they can be dropped.
+func (c *Cluster) listen(network, address string) (net.Listener, error) {
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &trackedListener{Listener: ln, c: c, addr: ln.Addr().String()}, nil
+}
+
+type trackedListener struct {
+	net.Listener
+	c    *Cluster
+	addr string
+}
+
+func (l *trackedListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: conn, c: l.c, addr: l.addr}
+	l.c.mu.Lock()
+	defer l.c.mu.Unlock()
+	if l.c.closed {
+		conn.Close()
+		return tc, nil // kfake sees the connection fail at once
+	}
+	if l.c.conns[l.addr] == nil {
+		l.c.conns[l.addr] = map[*trackedConn]struct{}{}
+	}
+	l.c.conns[l.addr][tc] = struct{}{}
+	return tc, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	c    *Cluster
+	addr string
+	once sync.Once
+}
+
+func (tc *trackedConn) Close() error {
+	tc.once.Do(func() {
+		tc.c.mu.Lock()
+		delete(tc.c.conns[tc.addr], tc)
+		tc.c.mu.Unlock()
+	})
+	return tc.Conn.Close()
+}
+
+// dropWhere closes the open connections of the listeners whose address
+// matches.
+func (c *Cluster) dropWhere(match func(addr string) bool) {
+	c.mu.Lock()
+	var drop []*trackedConn
+	for addr, conns := range c.conns {
+		if match(addr) {
+			for tc := range conns {
+				drop = append(drop, tc)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, tc := range drop {
+		tc.Close()
+	}
+}
