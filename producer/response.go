@@ -299,6 +299,15 @@ func needsMetadata(err error) bool {
 // complete answers rb: its futures resolve now, its callbacks run on the
 // completer goroutine, and its memory goes back to the pool.
 func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err error) {
+	// Counted before the futures resolve, so Metrics read after a Get
+	// includes the record.
+	n := int64(rb.numRecords())
+	if err != nil {
+		s.m.recordsFailed.Add(n)
+	} else {
+		s.m.recordsSent.Add(n)
+	}
+	s.m.recordLatencies(rb, nanotime())
 	res := rb.res
 	res.baseOffset, res.logAppendTime, res.err = baseOffset, logAppendTime, err
 	if err != nil {
@@ -317,13 +326,6 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 			link.parent.finish()
 		}
 	}
-	n := int64(rb.numRecords())
-	if err != nil {
-		s.m.recordsFailed.Add(n)
-	} else {
-		s.m.recordsSent.Add(n)
-	}
-	s.m.recordLatencies(rb, nanotime())
 	s.bufs.release(rb.b.Buffer(), rb.reserved)
 	if s.cbs.needed(rb) {
 		s.cbs.push(rb)

@@ -280,12 +280,8 @@ func (c *Cluster) LeaderOf(topic string, partition int32) int32 {
 // StopBroker stops a broker: it stops listening, its connections are
 // closed and its partitions get leaders among the other brokers (kfake
 // keeps one log per partition, so no record is lost). The last running
-// broker cannot be stopped.
-//
-// Known limitation of the producer at the time of writing: it does not yet
-// refresh metadata when a leader's address refuses connections, so until
-// its next periodic refresh it keeps redialling the stopped broker. Tests
-// that stop brokers should set a short producer.WithMetadataMaxAge.
+// broker cannot be stopped. A producer finds the new leaders as soon as
+// the stopped broker's address refuses its connections.
 func (c *Cluster) StopBroker(id int32) error {
 	c.mu.Lock()
 	addr, ok := c.addrs[id]

@@ -270,18 +270,10 @@ func TestClusterMoveLeaders(t *testing.T) {
 	}
 }
 
-// stoppedLeaderBug is the known producer bug TestClusterStopAndStartBroker
-// works around: when a partition's leader stops for good, the sender keeps
-// redialling it (the pool answers ErrNotReady while it backs off, and the
-// sender asks for new metadata only on other dial errors), so the
-// partition's records wait for the next periodic refresh
-// (metadata.max.age, 5 minutes by default) or delivery.timeout.
-const stoppedLeaderBug = "known bug: a producer does not refresh metadata while its partition leader's address refuses connections; " +
-	"producer/sender.go drain triggers a refresh only for dial errors that are not wire.ErrNotReady"
-
-// Regression test for stoppedLeaderBug, skipped until it is fixed.
+// TestClusterStoppedLeaderProducerFindsNewLeader: when a partition's leader
+// stops for good, the producer must ask who leads now instead of redialling
+// the stopped broker until the periodic metadata refresh.
 func TestClusterStoppedLeaderProducerFindsNewLeader(t *testing.T) {
-	t.Skip(stoppedLeaderBug)
 	for victim := range int32(3) {
 		c := producertest.NewCluster(t, producertest.WithTopic("t", 3))
 		p := newProducer(t, c)
@@ -302,9 +294,7 @@ func TestClusterStoppedLeaderProducerFindsNewLeader(t *testing.T) {
 
 func TestClusterStopAndStartBroker(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 3))
-	// A short metadata.max.age makes the producer find the new leaders
-	// despite stoppedLeaderBug.
-	p := newProducer(t, c, producer.WithMetadataMaxAge(200*time.Millisecond))
+	p := newProducer(t, c)
 	ctx := ctxT(t, 30*time.Second)
 	sendAll(t, ctx, p, "t", 9, 3)
 	victim := c.LeaderOf("t", 0)
