@@ -294,6 +294,7 @@ type stormLedger struct {
 	sent       atomic.Int64
 	answered   atomic.Int64 // records with at least one answer
 	lastAnswer atomic.Int64 // unix nanos of the latest first answer
+	acked      atomic.Int64 // records whose first answer was a success
 }
 
 func newStormLedger(senders int) *stormLedger {
@@ -321,8 +322,12 @@ func (l *stormLedger) callback(sender, seq int) Callback {
 		}
 		r.md, r.err = md, err
 		l.mu.Unlock()
+		now := time.Now().UnixNano()
 		l.answered.Add(1)
-		l.lastAnswer.Store(time.Now().UnixNano())
+		l.lastAnswer.Store(now)
+		if err == nil {
+			l.acked.Add(1)
+		}
 	}
 }
 
@@ -367,10 +372,11 @@ type stormResult struct {
 	stats          *stormStats
 }
 
+// ackRate is the records acknowledged with success per second, from the
+// start of sending until every record was answered (or the drain gave up).
 func (r *stormResult) ackRate() float64 {
-	last := time.Unix(0, r.l.lastAnswer.Load())
-	if d := last.Sub(r.start).Seconds(); d > 0 {
-		return float64(r.l.answered.Load()) / d
+	if d := (r.sendEnd.Sub(r.start) + r.drainTime).Seconds(); d > 0 {
+		return float64(r.l.acked.Load()) / d
 	}
 	return 0
 }
