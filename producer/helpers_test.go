@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // newCluster starts an in-process 3-broker cluster with the given topics
@@ -77,6 +79,127 @@ func consumeAddrs(t testing.TB, addrs []string, topic string, want int, timeout 
 	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
 	return append(out, cl.PollFetches(short).Records()...)
+}
+
+// readLog reads every record of topics back with an independent client
+// (franz-go's kgo consumer), from the start of each partition up to the end
+// of its log as ListOffsets gives it when readLog starts: records appended
+// twice are read twice, and nothing is waited for that is not there. extra
+// adds consumer options, e.g. readCommitted (aborted records are then left
+// out; a partition whose last stable offset stays below its end, an open
+// transaction, is reported when timeout passes). Control records are not
+// returned. On timeout it returns what it read with an error naming the
+// partitions it could not read to their end.
+func readLog(addrs, topics []string, timeout time.Duration, extra ...kgo.Opt) ([]*kgo.Record, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(addrs...),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.KeepControlRecords(), // markers end a partition read with read_committed
+	}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ends, err := logEnds(ctx, cl, topics)
+	if err != nil {
+		return nil, err
+	}
+	type tp struct {
+		t string
+		p int32
+	}
+	short := map[tp]int64{} // partition → its end, until read to it
+	for t, ps := range ends {
+		for p, end := range ps {
+			if end > 0 {
+				short[tp{t, int32(p)}] = end
+			}
+		}
+	}
+	var out []*kgo.Record
+	var lastErr error
+	for len(short) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			var left []string
+			for k, end := range short {
+				left = append(left, fmt.Sprintf("%s/%d (end %d)", k.t, k.p, end))
+			}
+			return out, fmt.Errorf("read %d records in %v; partitions not read to their end: %s (last fetch error: %v)",
+				len(out), timeout, strings.Join(left, ", "), lastErr)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { lastErr = err })
+		fs.EachRecord(func(r *kgo.Record) {
+			k := tp{r.Topic, r.Partition}
+			if end, ok := short[k]; ok && r.Offset >= end-1 {
+				delete(short, k)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+	}
+	return out, nil
+}
+
+// logEnds returns, per topic and partition, the end of the log (the high
+// watermark), as the partition leaders answer ListOffsets.
+func logEnds(ctx context.Context, cl *kgo.Client, topics []string) (map[string][]int64, error) {
+	for attempt := 0; ; attempt++ {
+		ends, err := tryLogEnds(ctx, cl, topics)
+		if err == nil || attempt == 20 || ctx.Err() != nil {
+			return ends, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tryLogEnds(ctx context.Context, cl *kgo.Client, topics []string) (map[string][]int64, error) {
+	mreq := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		mreq.Topics = append(mreq.Topics, rt)
+	}
+	mresp, err := mreq.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	ends := map[string][]int64{}
+	for _, mt := range mresp.Topics {
+		if err := kerr.ErrorForCode(mt.ErrorCode); err != nil || mt.Topic == nil {
+			return nil, fmt.Errorf("metadata of %v: %v", mt.Topic, err)
+		}
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = *mt.Topic
+		for range mt.Partitions {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = int32(len(rt.Partitions))
+			rp.Timestamp = -1 // the end
+			rp.CurrentLeaderEpoch = -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		ends[rt.Topic] = make([]int64, len(rt.Partitions))
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return nil, fmt.Errorf("ListOffsets %s/%d: %w", t.Topic, p.Partition, err)
+			}
+			ends[t.Topic][p.Partition] = p.Offset
+		}
+	}
+	return ends, nil
 }
 
 // ledger tracks every Send of a test and its answers, to check the producer's
