@@ -498,7 +498,7 @@ func senderState(p *Producer) string {
 				}
 				switch {
 				case len(part.queue) == 0:
-				case part.queue[0].seq < 0 && maybe == 0 && part.inflight == 0:
+				case part.queue[0].seq < 0 && maybe == 0 && part.inflight() == 0:
 					fresh++ // only batches never sent: nothing to say but their number
 					freshBatches += len(part.queue)
 				default:
@@ -509,7 +509,7 @@ func senderState(p *Producer) string {
 					}
 					fmt.Fprintf(&b, "\n\t%s/%d: %d queued (%d may be in the log), %d in flight, confirmed %v; "+
 						"head: seq %d, maybeApplied %v, attempts %d, sealed %v, retry %s",
-						part.topic, part.id, len(part.queue), maybe, part.inflight, part.confirmed,
+						part.topic, part.id, len(part.queue), maybe, part.inflight(), part.confirmed,
 						h.seq, h.maybeApplied, h.attempts, h.sealed, retry)
 				}
 				part.mu.Unlock()
