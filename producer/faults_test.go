@@ -197,3 +197,31 @@ func TestDeliveryTimeoutExpiresRecords(t *testing.T) {
 		t.Fatalf("callback ran %d times", calls.Load())
 	}
 }
+
+// TestDeliveryTimeoutWhileSenderWaits: a batch that cannot go out (here the
+// producer id never comes: InitProducerId is held by the broker) still
+// expires at delivery.timeout. The sender must wake for the expiry, not
+// only for linger and retry times.
+func TestDeliveryTimeoutWhileSenderWaits(t *testing.T) {
+	c := newCluster(t, kfake.SeedTopics(1, "expire-idle"))
+	release := make(chan struct{})
+	defer close(release)
+	c.ControlKey(int16(kmsg.InitProducerID), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release })
+		return nil, errors.New("held by the test"), true
+	})
+	p := newTestProducer(t, c, WithLinger(0), WithRequestTimeout(time.Second),
+		WithDeliveryTimeout(1500*time.Millisecond))
+	ctx := ctxTimeout(t, 30*time.Second)
+	start := time.Now()
+	_, err := p.Send(ctx, &Record{Topic: "expire-idle", Value: []byte("v")}, nil).Get(ctx)
+	if !errors.Is(err, ErrDeliveryTimeout) {
+		t.Fatalf("got %v, want ErrDeliveryTimeout", err)
+	}
+	d := time.Since(start)
+	t.Logf("answered after %v", d)
+	if d > 5*time.Second {
+		t.Fatalf("answered after %v, delivery.timeout is 1.5s", d)
+	}
+}

@@ -215,7 +215,11 @@ func (s *sender) step(now time.Time) time.Duration {
 		}
 		p.urgent = false
 		expired = s.expireLocked(p, cutoff, expired)
-		if len(p.queue) > 0 {
+		if len(p.queue) > 0 && p.queue[0].sealed {
+			// Wake for the oldest batch's expiry too: nothing else may
+			// wake the sender while its batches cannot go out. (A sealed
+			// batch past it was taken out just above.)
+			next = minTime(next, p.queue[0].created.Add(s.cfg.deliveryTimeout))
 			if head := p.queue[0]; head.sealed {
 				if head.retryAt.After(now) {
 					next = minTime(next, head.retryAt)
