@@ -9,9 +9,9 @@ import (
 
 	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/internal/metadata"
+	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/kprod/kprod/partitioner"
-	"github.com/kprod/kprod/txn"
 )
 
 // Producer sends records to a Kafka cluster. It is safe for concurrent use;

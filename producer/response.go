@@ -10,9 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kprod/kprod/batch"
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
+	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
-	"github.com/kprod/kprod/txn"
 )
 
 // handleResponse answers, retries or splits each batch of a produce request.

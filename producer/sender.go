@@ -13,11 +13,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kprod/kprod/batch"
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/kprod/kprod/internal/metadata"
+	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/kprod/kprod/partitioner"
-	"github.com/kprod/kprod/txn"
 )
 
 // sender is the one goroutine that moves batches to brokers: it seals batches

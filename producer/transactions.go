@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/kprod/kprod/idempotence"
-	"github.com/kprod/kprod/txn"
+	"github.com/kprod/kprod/internal/idempotence"
+	"github.com/kprod/kprod/internal/txn"
 )
 
 // Transaction errors, shared with package txn so errors.Is works either way.

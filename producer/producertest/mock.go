@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/partitioner"
 	"github.com/kprod/kprod/producer"
-	"github.com/kprod/kprod/txn"
 )
 
 // MockProducer is a producer.TxnClient that talks to no cluster: it records

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
 )
 
 // BenchmarkMachineState is the per-record check of the transaction state.

@@ -3,7 +3,7 @@ package txn_test
 import (
 	"testing"
 
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
 )
 
 // BenchmarkTransactionKfake is a whole transaction against the in-process

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

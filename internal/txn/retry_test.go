@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"

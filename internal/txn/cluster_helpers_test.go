@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
+	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
-	"github.com/kprod/kprod/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"

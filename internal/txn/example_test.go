@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/kprod/kprod/txn"
+	"github.com/kprod/kprod/internal/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 

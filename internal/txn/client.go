@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kprod/kprod/idempotence"
+	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/kprod/kprod/internal/wire"
 )
 
