@@ -43,6 +43,11 @@ type ConsoleOptions struct {
 	Timeout time.Duration
 	// Props are extra client properties (--command-property key=value).
 	Props map[string]string
+	// Include, for ConsoleConsume, reads every topic matching this Java
+	// regular expression instead of one topic (one JVM start for many
+	// topics). The console consumer does not print topic names: the
+	// records must tell by their content which topic they came from.
+	Include string
 }
 
 // ConsoleConsume reads want records of topic from its start with Java's
@@ -63,11 +68,15 @@ func ConsoleConsume(t testing.TB, addrs []string, topic string, want int, o Cons
 	}
 	args := []string{
 		"--bootstrap-server", strings.Join(addrs, ","),
-		"--topic", topic,
 		"--from-beginning",
 		"--max-messages", strconv.Itoa(want),
 		"--timeout-ms", strconv.Itoa(int(o.Timeout.Milliseconds())),
 		"--command-property", "max.partition.fetch.bytes=" + strconv.Itoa(4<<20),
+	}
+	if o.Include != "" {
+		args, topic = append(args, "--include", o.Include), o.Include
+	} else {
+		args = append(args, "--topic", topic)
 	}
 	if o.ReadCommitted {
 		args = append(args, "--isolation-level", "read_committed")
