@@ -148,7 +148,9 @@ func waitTopic(ctx context.Context, addr, topic string, partitions int32, replic
 		if err == nil {
 			last = topicState(resp, topic, partitions, replication)
 			if last == "" {
-				return nil
+				if last = leadersServe(ctx, resp, topic); last == "" {
+					return nil
+				}
 			}
 		} else {
 			last = err.Error()
@@ -184,6 +186,56 @@ func topicState(resp *kmsg.MetadataResponse, topic string, partitions int32, rep
 		return ""
 	}
 	return "topic not in metadata"
+}
+
+// leadersServe asks each partition's leader, as resp names it, for the
+// partition's end offset, and says what failed, or "" when all answered.
+// Real Kafka publishes a new partition to its metadata cache a moment before
+// its replica manager leads it; in that window a produce request gets
+// NOT_LEADER_OR_FOLLOWER, which a non-idempotent producer's retry turns into
+// reordered batches. ListOffsets is answered by the replica manager, so
+// once it answers, produce requests are taken.
+func leadersServe(ctx context.Context, resp *kmsg.MetadataResponse, topic string) string {
+	addr := map[int32]string{}
+	for _, b := range resp.Brokers {
+		addr[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	}
+	byLeader := map[int32][]int32{}
+	for _, t := range resp.Topics {
+		if t.Topic != nil && *t.Topic == topic {
+			for _, p := range t.Partitions {
+				byLeader[p.Leader] = append(byLeader[p.Leader], p.Partition)
+			}
+		}
+	}
+	for leader, parts := range byLeader {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr[leader]))
+		if err != nil {
+			return err.Error()
+		}
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for _, p := range parts {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		lresp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+		cl.Close()
+		if err != nil {
+			return err.Error()
+		}
+		for _, t := range lresp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return fmt.Sprintf("partition %d on its leader %d: %v", p.Partition, leader, err)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // defaultReplication is what replication 0 means on a cluster of n brokers.

@@ -229,6 +229,11 @@ func (k *Kafka) serverProps(n *node) map[string]string {
 		"share.coordinator.state.topic.min.isr":            strconv.Itoa(min(nb, 2)),
 		"share.coordinator.state.topic.num.partitions":     "1",
 		"group.initial.rebalance.delay.ms":                 "0",
+		// Tests write explicit timestamps years in the past; with the
+		// default retention (7 days, by the newest timestamp of a
+		// segment) the broker would delete them at its first retention
+		// check, 30 s after it starts.
+		"log.retention.ms": "-1",
 		// A small machine: fewer threads, a small cleaner buffer (128 MiB
 		// by default, taken from the heap).
 		"num.network.threads":               "2",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -47,13 +48,23 @@ func cluster(t *testing.T) *kafkatest.Kafka {
 	if shared == nil {
 		t.Fatal("Kafka jars appeared after TestMain looked")
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("broker log tail:\n%s", shared.LogTail(1, 40))
+		}
+	})
 	return shared
 }
 
-// newProducer builds a producer on the cluster, closed with the test.
+// newProducer builds a producer on the cluster, closed with the test. With
+// KPROD_TEST_DEBUG set it logs at debug level to standard error.
 func newProducer(t *testing.T, k kafkatest.Cluster, opts ...producer.Opt) *producer.Producer {
 	t.Helper()
-	p, err := producer.New(append([]producer.Opt{producer.WithBrokers(k.Addrs()...)}, opts...)...)
+	base := []producer.Opt{producer.WithBrokers(k.Addrs()...)}
+	if os.Getenv("KPROD_TEST_DEBUG") != "" {
+		base = append(base, producer.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	p, err := producer.New(append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
