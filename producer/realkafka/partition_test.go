@@ -108,4 +108,3 @@ func TestPartitionsMatchJava(t *testing.T) {
 		})
 	}
 }
-
