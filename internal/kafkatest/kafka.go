@@ -234,6 +234,12 @@ func (k *Kafka) serverProps(n *node) map[string]string {
 		// segment) the broker would delete them at its first retention
 		// check, 30 s after it starts.
 		"log.retention.ms": "-1",
+		// A broker killed and started again cannot register until the
+		// controller lets its old incarnation's session lapse (9 s by
+		// default), and a killed broker's partitions move only then:
+		// shorter, so kill tests take seconds, not tens of them.
+		"broker.heartbeat.interval.ms": "1000",
+		"broker.session.timeout.ms":    "5000",
 		// A small machine: fewer threads, a small cleaner buffer (128 MiB
 		// by default, taken from the heap).
 		"num.network.threads":               "2",

@@ -113,10 +113,15 @@ func exercise(t *testing.T, c kafkatest.Cluster, console bool) {
 
 	ids := c.BrokerIDs()
 	last := ids[len(ids)-1]
-	c.StopBroker(t, last)
-	c.RestartBroker(t, last)
-	c.KillBroker(t, last)
-	c.RestartBroker(t, last)
+	step := func(name string, f func(testing.TB, int32)) {
+		start := time.Now()
+		f(t, last)
+		t.Logf("%s broker %d: %v", name, last, time.Since(start).Round(time.Millisecond))
+	}
+	step("stop", c.StopBroker)
+	step("restart", c.RestartBroker)
+	step("kill", c.KillBroker)
+	step("restart", c.RestartBroker)
 	more := []*kgo.Record{{Topic: topic, Partition: 0, Value: []byte("after restart"), Timestamp: time.UnixMilli(1)}}
 	produceKgo(t, c.Addrs(), more)
 	if got := kafkatest.ReadRecords(t, c.Addrs(), topic, len(want)+1, kafkatest.ReadOptions{}); len(got) != len(want)+1 {
@@ -135,6 +140,7 @@ func TestFake(t *testing.T) {
 func TestKafkaSingleNode(t *testing.T) {
 	k := kafkatest.StartKafka(t, kafkatest.KafkaConfig{})
 	exercise(t, k, true)
+
 	pids := k.Pids()
 	k.Close()
 	checkGone(t, pids)
@@ -150,7 +156,28 @@ func TestKafkaThreeBrokers(t *testing.T) {
 	}
 	topic := kafkatest.TopicName(t)
 	k.CreateTopic(t, topic, 3, 3, map[string]string{"min.insync.replicas": "2"})
-	exercise(t, k, false)
+	write := func(n int) {
+		var recs []*kgo.Record
+		for p := range int32(3) {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%d", n)})
+		}
+		produceKgo(t, k.Addrs(), recs)
+	}
+	write(1)
+	// acks=all with one of three replicas gone: the ISR shrinks once the
+	// controller fences the broker, and writes go on with two.
+	start := time.Now()
+	k.KillBroker(t, 3)
+	write(2)
+	t.Logf("written with broker 3 killed %v after the kill", time.Since(start).Round(time.Millisecond))
+	k.RestartBroker(t, 3)
+	k.CreateTopic(t, kafkatest.TopicName(t), 1, 3, nil) // the controller takes all three again
+	if got := kafkatest.ReadRecords(t, k.Addrs(), topic, 6, kafkatest.ReadOptions{}); len(got) != 6 {
+		t.Fatalf("read %d records, want 6", len(got))
+	}
+	if ends := kafkatest.EndOffsets(t, k.Addrs(), topic, 3); !slices.Equal(ends, []int64{2, 2, 2}) {
+		t.Fatalf("end offsets %v, want [2 2 2]", ends)
+	}
 	pids := k.Pids()
 	k.Close()
 	checkGone(t, pids)
