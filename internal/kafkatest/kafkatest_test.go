@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"syscall"
 	"testing"
@@ -225,4 +226,21 @@ func (f *fakeTB) Skipf(format string, args ...any) {
 func (f *fakeTB) Fatalf(format string, args ...any) {
 	f.skip("FATAL " + fmt.Sprintf(format, args...))
 	panic("fatal")
+}
+
+// TestStart runs on the engine KPROD_TEST_ENGINE names (kfake by default).
+func TestStart(t *testing.T) {
+	c := kafkatest.Start(t, 1)
+	want := kafkatest.Engine(os.Getenv(kafkatest.EnvEngine))
+	if want == "" {
+		want = kafkatest.EngineKfake
+	}
+	if c.Engine() != want {
+		t.Fatalf("engine %s, want %s", c.Engine(), want)
+	}
+	topic := kafkatest.TopicName(t)
+	c.CreateTopic(t, topic, 2, 0, nil)
+	recs := sampleRecords(topic)
+	produceKgo(t, c.Addrs(), recs)
+	checkSame(t, "kgo", recs, asConsole(kafkatest.ReadRecords(t, c.Addrs(), topic, len(recs), kafkatest.ReadOptions{})))
 }
