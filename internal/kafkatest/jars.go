@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Version is the Apache Kafka release the jars are pinned to (kafka/pom.xml).
@@ -98,8 +100,9 @@ var machine struct {
 	f     *os.File
 }
 
-// lockMachine takes the machine lock, waiting for other processes to let go.
-func lockMachine() error {
+// lockMachine takes the machine lock, waiting (until ctx ends) for other
+// processes to let go.
+func lockMachine(ctx context.Context) error {
 	machine.mu.Lock()
 	defer machine.mu.Unlock()
 	if machine.holds > 0 {
@@ -113,9 +116,21 @@ func lockMachine() error {
 	if err != nil {
 		return fmt.Errorf("kafkatest: lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return fmt.Errorf("kafkatest: lock: %w", err)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return fmt.Errorf("kafkatest: lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return fmt.Errorf("kafkatest: another test process runs a Kafka cluster from %s (%s held): %w", Home(), f.Name(), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	machine.f, machine.holds = f, 1
 	return nil

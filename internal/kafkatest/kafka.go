@@ -110,7 +110,7 @@ func Launch(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	if cfg.HeapMB <= 0 {
 		cfg.HeapMB = 512
 	}
-	if err := lockMachine(); err != nil {
+	if err := lockMachine(ctx); err != nil {
 		return nil, err
 	}
 	var lastErr error
