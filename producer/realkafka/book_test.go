@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kprod/kprod/internal/interop"
 	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
@@ -120,6 +121,25 @@ func fromKgo(recs []*kgo.Record) []read {
 			rd.tsType = "LogAppendTime"
 		}
 		for _, h := range r.Headers {
+			rd.headers = append(rd.headers, producer.Header{Key: h.Key, Value: h.Value})
+		}
+		out = append(out, rd)
+	}
+	return out
+}
+
+func fromKcat(msgs []interop.Message) []read {
+	var out []read
+	for _, m := range msgs {
+		rd := read{partition: m.Partition, offset: m.Offset, tsType: m.TimestampType, ts: m.Timestamp,
+			key: m.Key, value: m.Value, codec: -1}
+		switch m.TimestampType {
+		case "create":
+			rd.tsType = "CreateTime"
+		case "logappend":
+			rd.tsType = "LogAppendTime"
+		}
+		for _, h := range m.Headers {
 			rd.headers = append(rd.headers, producer.Header{Key: h.Key, Value: h.Value})
 		}
 		out = append(out, rd)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/interop"
 	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
@@ -86,9 +87,9 @@ type roundTrip struct {
 }
 
 // TestRoundTrip writes the same kinds of records with every ack level and
-// every codec at several levels, then reads each topic back with kgo and,
-// all topics in one run, with Java's console consumer, comparing field by
-// field with what was sent and what the producer answered.
+// every codec at several levels, then reads each topic back with kgo and
+// kcat and, all topics in one run, with Java's console consumer, comparing
+// field by field with what was sent and what the producer answered.
 func TestRoundTrip(t *testing.T) {
 	k := cluster(t)
 	cases := []roundTrip{
@@ -110,6 +111,15 @@ func TestRoundTrip(t *testing.T) {
 		{"acks=0/zstd", producer.AcksNone, batch.Zstd, batch.DefaultLevel},
 	}
 	const partitions, n = 3, 60
+	// kcat (librdkafka) reads each topic too where it is installed; CI
+	// installs it, and there its absence fails the test.
+	kcat, err := interop.Find()
+	if err != nil {
+		if kafkatest.InCI() {
+			t.Fatal(err)
+		}
+		t.Logf("no kcat read-back: %v", err)
+	}
 	prefix := kafkatest.TopicName(t) + "."
 	books := make([]*book, len(cases))
 	total := 0
@@ -145,6 +155,13 @@ func TestRoundTrip(t *testing.T) {
 				}
 			}
 			b.check(t, "kgo", got, kafkatest.EndOffsets(t, k.Addrs(), topic, partitions))
+			if kcat != "" {
+				msgs, err := interop.Consume(ctx, kcat, k.Addrs()[0], topic)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.check(t, "kcat", fromKcat(msgs), nil)
+			}
 		})
 		total += n + 1
 	}
