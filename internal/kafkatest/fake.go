@@ -66,22 +66,22 @@ func (f *Fake) BrokerIDs() []int32 {
 	return slices.Clone(f.ids)
 }
 
-// CreateTopic creates topic; kfake places replicas itself, so replication
-// is passed on but not waited for.
-func (f *Fake) CreateTopic(t testing.TB, topic string, partitions int32, replication int16, configs map[string]string) {
+// CreateTopic creates topic. kfake places replicas itself: replication is
+// ignored (the request asks for the broker's default).
+func (f *Fake) CreateTopic(t testing.TB, topic string, partitions int32, _ int16, configs map[string]string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := createTopic(ctx, f.Addrs(), topic, partitions, -1, configs); err != nil {
 		t.Fatal(err)
 	}
-	_ = replication
 }
 
 // StopBroker removes the broker from the cluster: its listener closes and
 // its partitions move to the others. kfake has no process to stop, so
 // StopBroker and KillBroker are the same, and connections already open stay
-// open — a coarser fault than a real broker's crash.
+// open — a coarser fault than a real broker's crash. kfake cannot remove
+// its last broker.
 func (f *Fake) StopBroker(t testing.TB, id int32) {
 	t.Helper()
 	f.mu.Lock()
