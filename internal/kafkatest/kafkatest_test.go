@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kprod/kprod/internal/kafkatest"
 )
@@ -140,6 +141,9 @@ func TestFake(t *testing.T) {
 
 func TestKafkaSingleNode(t *testing.T) {
 	k := kafkatest.StartKafka(t, kafkatest.KafkaConfig{})
+	if v := finalized(t, k.Addrs())["transaction.version"]; v != 2 {
+		t.Errorf("transaction.version finalized at %d on a fresh 4.4 cluster, want 2", v)
+	}
 	exercise(t, k, true)
 
 	pids := k.Pids()
@@ -243,4 +247,36 @@ func TestStart(t *testing.T) {
 	recs := sampleRecords(topic)
 	produceKgo(t, c.Addrs(), recs)
 	checkSame(t, "kgo", recs, asConsole(kafkatest.ReadRecords(t, c.Addrs(), topic, len(recs), kafkatest.ReadOptions{})))
+}
+
+// finalized returns the cluster's finalized feature levels, as ApiVersions
+// answers them (a feature at level 0 is left out: it reads as 0 here).
+func finalized(t *testing.T, addrs []string) map[string]int16 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int16{}
+	for _, f := range resp.FinalizedFeatures {
+		out[f.Name] = f.MaxVersionLevel
+	}
+	return out
+}
+
+// TestKafkaFeatures: KafkaConfig.Features reach the storage tool, so a
+// cluster can run classic transactions (transaction.version=0) where 4.x
+// formats with transactions v2 (TestKafkaSingleNode checks that default).
+func TestKafkaFeatures(t *testing.T) {
+	k := kafkatest.StartKafka(t, kafkatest.KafkaConfig{Features: []string{"transaction.version=0"}})
+	if v := finalized(t, k.Addrs())["transaction.version"]; v != 0 {
+		t.Fatalf("transaction.version finalized at %d, want 0", v)
+	}
 }
