@@ -22,7 +22,8 @@
 // partitions kprod's partitioner must match.
 //
 // Every process this package starts is ended by its pid — on Close, on a
-// test's cleanup, or by the kernel if the test binary dies first — and only
+// test's cleanup, or by the kernel if the test binary dies first (the next
+// Launch then removes the dead run's folder) — and only
 // one real cluster runs at a time per cache folder, across test binaries
 // (a file lock), so parallel packages do not crowd a small machine.
 package kafkatest

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,6 +114,7 @@ func Launch(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	if err := lockMachine(ctx); err != nil {
 		return nil, err
 	}
+	removeOrphans(cfg.Dir)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		k, err := launchOnce(ctx, lib, cfg)
@@ -135,6 +137,10 @@ var errPortTaken = errors.New("kafkatest: a port was taken before Kafka bound it
 func launchOnce(ctx context.Context, lib string, cfg KafkaConfig) (*Kafka, error) {
 	root, err := os.MkdirTemp(cfg.Dir, "kprod-kafka-")
 	if err != nil {
+		return nil, fmt.Errorf("kafkatest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(root)
 		return nil, fmt.Errorf("kafkatest: %w", err)
 	}
 	k := &Kafka{cfg: cfg, lib: lib, root: root, clusterID: newClusterID()}
@@ -168,6 +174,32 @@ func launchOnce(ctx context.Context, lib string, cfg KafkaConfig) (*Kafka, error
 		}
 	}
 	return k, nil
+}
+
+// ownerFile, in a cluster's folder, holds the pid of the process that made
+// it.
+const ownerFile = "owner.pid"
+
+// removeOrphans removes the folders of clusters whose test process died
+// before it could (the kernel ended their brokers with it).
+func removeOrphans(dir string) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	roots, _ := filepath.Glob(filepath.Join(dir, "kprod-kafka-*"))
+	for _, root := range roots {
+		b, err := os.ReadFile(filepath.Join(root, ownerFile))
+		if err != nil {
+			continue // not ours, or not yet written
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(root)
+		}
+	}
 }
 
 // newClusterID makes a random cluster id as Kafka prints them: 16 bytes,
