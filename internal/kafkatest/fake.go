@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Fake is a Cluster backed by kfake, franz-go's in-process Kafka.
@@ -81,9 +82,15 @@ func (f *Fake) CreateTopic(t testing.TB, topic string, partitions int32, _ int16
 // its partitions move to the others. kfake has no process to stop, so
 // StopBroker and KillBroker are the same, and connections already open stay
 // open — a coarser fault than a real broker's crash. kfake cannot remove
-// its last broker.
+// its last broker, nor (usefully) its controller, the broker with the
+// highest id at start: StopBroker fails the test for either.
 func (f *Fake) StopBroker(t testing.TB, id int32) {
 	t.Helper()
+	if ctl := f.controller(t); ctl == id {
+		// kfake keeps pointing at the removed broker as its controller,
+		// and every CreateTopics after gets NOT_CONTROLLER.
+		t.Fatalf("kafkatest: kfake cannot stop broker %d, its controller: topics could not be created any more; stop another", id)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down[id] {
@@ -93,6 +100,25 @@ func (f *Fake) StopBroker(t testing.TB, id int32) {
 		t.Fatalf("kafkatest: stopping kfake broker %d: %v", id, err)
 	}
 	f.down[id] = true
+}
+
+// controller asks the cluster which broker is its controller.
+func (f *Fake) controller(t testing.TB) int32 {
+	t.Helper()
+	cl, err := newAdmin(f.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("kafkatest: metadata: %v", err)
+	}
+	return resp.ControllerID
 }
 
 // KillBroker is StopBroker on kfake.

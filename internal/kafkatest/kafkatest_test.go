@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -113,12 +114,13 @@ func exercise(t *testing.T, c kafkatest.Cluster, console bool) {
 		checkSame(t, "console consumer", want, kafkatest.ConsoleConsume(t, c.Addrs(), topic, len(want), kafkatest.ConsoleOptions{}))
 	}
 
-	ids := c.BrokerIDs()
-	last := ids[len(ids)-1]
+	// The first broker: kfake's controller is its last one, which it
+	// cannot stop (see Fake.StopBroker).
+	victim := c.BrokerIDs()[0]
 	step := func(name string, f func(testing.TB, int32)) {
 		start := time.Now()
-		f(t, last)
-		t.Logf("%s broker %d: %v", name, last, time.Since(start).Round(time.Millisecond))
+		f(t, victim)
+		t.Logf("%s broker %d: %v", name, victim, time.Since(start).Round(time.Millisecond))
 	}
 	step("stop", c.StopBroker)
 	step("restart", c.RestartBroker)
@@ -131,12 +133,55 @@ func exercise(t *testing.T, c kafkatest.Cluster, console bool) {
 	}
 }
 
+// checkReadCommitted writes one committed and one aborted transaction with
+// kgo's transactional producer and checks that the read_committed readers
+// see the committed records only, and the read_uncommitted one all.
+func checkReadCommitted(t *testing.T, c kafkatest.Cluster, console bool) {
+	topic := kafkatest.TopicName(t)
+	c.CreateTopic(t, topic, 1, 0, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.TransactionalID(topic), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, commit := range []bool{true, false} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		v := fmt.Sprintf("committed=%v", commit)
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	committed := kafkatest.ReadRecords(t, c.Addrs(), topic, 2, kafkatest.ReadOptions{ReadCommitted: true, Settle: time.Second})
+	if len(committed) != 2 || string(committed[0].Value) != "committed=true" || string(committed[1].Value) != "committed=true" {
+		t.Fatalf("read_committed kgo read %d records: %v", len(committed), committed)
+	}
+	if all := kafkatest.ReadRecords(t, c.Addrs(), topic, 4, kafkatest.ReadOptions{}); len(all) != 4 {
+		t.Fatalf("read_uncommitted kgo read %d records, want 4", len(all))
+	}
+	if console {
+		got := kafkatest.ConsoleConsume(t, c.Addrs(), topic, 2, kafkatest.ConsoleOptions{ReadCommitted: true})
+		for _, r := range got {
+			if string(r.Value) != "committed=true" {
+				t.Fatalf("read_committed console consumer read %q at offset %d", r.Value, r.Offset)
+			}
+		}
+	}
+}
+
 func TestFake(t *testing.T) {
 	c := kafkatest.NewFake(t, 3)
 	if c.Engine() != kafkatest.EngineKfake || len(c.Addrs()) != 3 {
 		t.Fatalf("engine %s, addrs %v", c.Engine(), c.Addrs())
 	}
 	exercise(t, c, false)
+	checkReadCommitted(t, c, false)
 }
 
 func TestKafkaSingleNode(t *testing.T) {
@@ -145,7 +190,7 @@ func TestKafkaSingleNode(t *testing.T) {
 		t.Errorf("transaction.version finalized at %d on a fresh 4.4 cluster, want 2", v)
 	}
 	exercise(t, k, true)
-
+	checkReadCommitted(t, k, true)
 	pids := k.Pids()
 	k.Close()
 	checkGone(t, pids)
@@ -279,4 +324,18 @@ func TestKafkaFeatures(t *testing.T) {
 	if v := finalized(t, k.Addrs())["transaction.version"]; v != 0 {
 		t.Fatalf("transaction.version finalized at %d, want 0", v)
 	}
+}
+
+func TestFakeRefusesToStopItsController(t *testing.T) {
+	c := kafkatest.NewFake(t, 3)
+	var msg string
+	ft := &fakeTB{TB: t, skip: func(s string) { msg = s }}
+	func() {
+		defer func() { _ = recover() }()
+		c.StopBroker(ft, 2) // kfake's controller: its last broker
+	}()
+	if !strings.Contains(msg, "controller") {
+		t.Fatalf("stopping kfake's controller: %q, want a failure naming the controller", msg)
+	}
+	c.CreateTopic(t, kafkatest.TopicName(t), 1, 0, nil) // still works
 }
