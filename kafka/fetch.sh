@@ -29,8 +29,9 @@ command -v mvn >/dev/null 2>&1 || { echo "fetch.sh: mvn (Maven) is needed" >&2; 
 mkdir -p "$home"
 tmp="$(mktemp -d "$home/lib.tmp.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
+# (Debian's mvn prints colour resets even with -B; strip them.)
 mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
-	-DoutputDirectory="$tmp" -DincludeScope=runtime
+	-DoutputDirectory="$tmp" -DincludeScope=runtime 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
 [ -f "$tmp/$want" ] || { echo "fetch.sh: $want missing after mvn" >&2; exit 1; }
 cp "$here/pom.xml" "$tmp/.complete"
 rm -rf "$lib"
