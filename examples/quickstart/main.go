@@ -1,7 +1,9 @@
 // Command quickstart walks through kprod's ways of sending records: fire and
 // forget, with a callback, synchronously with a timeout, to an explicit
 // partition, by key, and through a custom partitioner. With no flags it runs
-// against an embedded 3-broker cluster (kfake); with -brokers it uses yours.
+// against an embedded 3-broker cluster (kfake); with -brokers it uses yours;
+// with -kafka it starts a single Apache Kafka node (run kafka/fetch.sh once
+// first) and stops it at the end.
 // It exits 0 only if every record was acknowledged.
 package main
 
@@ -25,11 +27,29 @@ import (
 func main() {
 	brokers := flag.String("brokers", "", "comma-separated host:port list; empty starts an embedded cluster")
 	topic := flag.String("topic", "first", "topic to write to")
+	kafka := flag.Bool("kafka", false, "start a single-node Apache Kafka from the jars kafka/fetch.sh fetched and run against it")
 	flag.Parse()
-	if err := run(*brokers, *topic); err != nil {
+	if err := runWith(*kafka, *brokers, *topic); err != nil {
 		log.Print(err)
 		os.Exit(1)
 	}
+}
+
+// runWith runs the walkthrough, on a real Kafka node it starts and stops
+// when useKafka is set.
+func runWith(useKafka bool, brokers, topic string) error {
+	if !useKafka {
+		return run(brokers, topic)
+	}
+	if brokers != "" {
+		return errors.New("-kafka and -brokers exclude each other")
+	}
+	seeds, stop, err := startKafka(topic)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return run(strings.Join(seeds, ","), topic)
 }
 
 func run(brokers, topic string) error {
