@@ -229,7 +229,7 @@ type ignoredUse struct {
 const (
 	whyJVM      = "a JVM setting; Go's crypto/tls and runtime have no counterpart"
 	whyKerberos = "Kerberos (GSSAPI) is not supported; sasl.mechanism accepts PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"
-	whyOAuth    = "OAUTHBEARER is not configured through properties; use WithSASL with franz-go's pkg/sasl/oauth"
+	whyOAuth    = "OAUTHBEARER is not configured through properties: use WithSASL with franz-go's pkg/sasl/oauth"
 	whyMetrics  = "Java metrics; kprod reports through Producer.Metrics and the OpenTelemetry and Prometheus adapters"
 	whyPEMOnly  = "kprod reads unencrypted PEM only: keystore and truststore passwords have nothing to open"
 )
