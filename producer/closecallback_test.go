@@ -37,14 +37,16 @@ func completerGoroutines() int {
 // every other record is answered once and no goroutine is left.
 func TestCloseFromCallbackReturns(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(3, "cbclose"))
+	c := ownCluster(t, kfake.SeedTopics(3, "cbclose", "cbfirst"))
 	var logs syncBuffer
-	p := ownProducer(t, c, WithLinger(20*time.Millisecond),
+	p := ownProducer(t, c, WithLinger(time.Minute), // nothing leaves on its own: Close must send it
 		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	ctx := ctxTimeout(t, 30*time.Second)
-	if _, err := p.SendSync(ctx, &Record{Topic: "cbclose", Value: []byte("v--2")}); err != nil {
+	if _, err := p.SendSync(ctx, &Record{Topic: "cbclose", Value: []byte("v--1")}); err != nil {
 		t.Fatal(err)
 	}
+	l := newLedger(t)
+	sendFrom(ctx, p, l, "cbclose", 0, 3, 500) // buffered for a minute of linger
 
 	type closed struct {
 		err  error
@@ -52,7 +54,9 @@ func TestCloseFromCallbackReturns(t *testing.T) {
 	}
 	done := make(chan closed, 1)
 	var calls atomic.Int32
-	p.Send(ctx, &Record{Topic: "cbclose", Value: []byte("v--1")}, func(_ RecordMetadata, err error) {
+	// Urgent (as SendSync is), so this record goes out at once while the
+	// others stay buffered; its callback closes the producer.
+	p.send(ctx, &Record{Topic: "cbfirst", Value: []byte("first")}, func(_ RecordMetadata, err error) {
 		calls.Add(1)
 		if err != nil {
 			t.Errorf("first record: %v", err)
@@ -62,9 +66,7 @@ func TestCloseFromCallbackReturns(t *testing.T) {
 		start := time.Now()
 		cerr := p.Close(cctx)
 		done <- closed{cerr, time.Since(start)}
-	})
-	l := newLedger(t)
-	sendFrom(ctx, p, l, "cbclose", 0, 3, 500) // buffered behind the first record's batch
+	}, true, true)
 
 	var got closed
 	select {
@@ -96,7 +98,7 @@ func TestCloseFromCallbackReturns(t *testing.T) {
 	if _, err := p.SendSync(ctx, &Record{Topic: "cbclose", Value: []byte("v-9999")}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Send after Close: %v", err)
 	}
-	l.checkLog(consume(t, c, "cbclose", 1+1+1500))
+	l.checkLog(consume(t, c, "cbclose", 1+1500))
 	c.Close()
 	verify()
 }
