@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/goleak"
 )
 
 // completerGoroutines counts the goroutines running the completer of any
@@ -271,6 +272,10 @@ func TestCloseReturnsByCtxWithStuckCallback(t *testing.T) {
 	if _, err := fut.Get(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Besides it, nothing of the producer runs (the cluster is closed first,
+	// so its goroutines do not count).
+	c.Close()
+	verify(goleak.IgnoreAnyFunction("github.com/kprod/kprod/producer.(*completer).run"))
 	// The 100 records were delivered (Close had time to send them); their
 	// callbacks were queued behind the stuck one and are skipped.
 	l.mu.Lock()
@@ -290,7 +295,6 @@ func TestCloseReturnsByCtxWithStuckCallback(t *testing.T) {
 	if m := p.Metrics(); m.CallbacksSkipped != 100 {
 		t.Fatalf("Metrics.CallbacksSkipped = %d, want 100", m.CallbacksSkipped)
 	}
-	c.Close()
 	verify()
 }
 
