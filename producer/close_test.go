@@ -19,19 +19,21 @@ import (
 // included), fails the test if any other goroutine is still running.
 // kfake's own control goroutines, which a closed cluster can leave parked,
 // are not ours to account for.
-func leakCheck(t *testing.T) func() {
+func leakCheck(t *testing.T) func(extra ...goleak.Option) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
-	return func() {
+	return func(extra ...goleak.Option) {
 		t.Helper()
 		// kfake's own goroutines may still be unwinding a slept control
 		// after Cluster.Close (its run loop can stay parked waiting for
 		// one); the check is about the producer's goroutines, whose stacks
-		// never hold a kfake function.
-		goleak.VerifyNone(t, ignore,
+		// never hold a kfake function. extra ignores more, for a test that
+		// expects one goroutine of the producer to remain.
+		goleak.VerifyNone(t, append([]goleak.Option{ignore,
 			goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).run"),
 			goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).runControl.func1"),
-			goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).continueSleptControl"))
+			goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).continueSleptControl")},
+			extra...)...)
 	}
 }
 

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -75,6 +76,8 @@ type config struct {
 	reconnectBackoff    time.Duration
 	reconnectBackoffMax time.Duration
 	dialTimeout         time.Duration
+	sendBuffer          int // SO_SNDBUF in bytes; <= 0: the operating system's
+	receiveBuffer       int // SO_RCVBUF in bytes; <= 0: the operating system's
 
 	tls    *tls.Config
 	sasl   sasl.Mechanism
@@ -84,8 +87,11 @@ type config struct {
 	interceptors []Interceptor
 
 	// deferred holds errors found while applying options (WithProperties),
-	// reported by New.
+	// reported by New, all of them.
 	deferred []error
+	// ignored lists the Java properties given that have no effect here;
+	// New logs one line for each.
+	ignored []ignoredUse
 }
 
 func defaultConfig() config {
@@ -233,6 +239,16 @@ func WithReconnectBackoff(first, max time.Duration) Opt {
 // socket.connection.setup.timeout.max.ms; default 10s).
 func WithDialTimeout(d time.Duration) Opt { return func(c *config) { c.dialTimeout = d } }
 
+// WithSocketBuffers sets the kernel send and receive buffer sizes of broker
+// connections in bytes (Java send.buffer.bytes and receive.buffer.bytes).
+// Zero or -1 keeps the operating system's default, which is kprod's
+// default: Java asks for 128 KiB and 32 KiB, but a fixed size turns off
+// Linux's buffer autotuning. The sizes are set on the *net.TCPConn a
+// dialer returns (WithDialer's too); other connections are left alone.
+func WithSocketBuffers(send, receive int) Opt {
+	return func(c *config) { c.sendBuffer, c.receiveBuffer = send, receive }
+}
+
 // WithTLS connects to brokers over TLS with this configuration (Java
 // security.protocol SSL or SASL_SSL). Server certificates are verified unless
 // the config says otherwise.
@@ -261,7 +277,7 @@ func WithInterceptors(is ...Interceptor) Opt {
 // an explicit request that conflicts is an error, an implicit default yields.
 func (c *config) validate() error {
 	if len(c.deferred) > 0 {
-		return c.deferred[0]
+		return errors.Join(c.deferred...)
 	}
 	if len(c.brokers) == 0 {
 		return configError("bootstrap.servers (WithBrokers)", "no brokers")
@@ -294,6 +310,8 @@ func (c *config) validate() error {
 		{c.metadataMaxAge <= 0, "metadata.max.age.ms (WithMetadataMaxAge)", "must be > 0"},
 		{c.reconnectBackoff < 0 || c.reconnectBackoffMax < c.reconnectBackoff, "reconnect.backoff.ms (WithReconnectBackoff)", "must be >= 0 and <= reconnect.backoff.max.ms"},
 		{c.dialTimeout <= 0, "socket.connection.setup.timeout.ms (WithDialTimeout)", "must be > 0"},
+		{c.sendBuffer < -1, "send.buffer.bytes (WithSocketBuffers)", "must be >= -1"},
+		{c.receiveBuffer < -1, "receive.buffer.bytes (WithSocketBuffers)", "must be >= -1"},
 	} {
 		if ch.bad {
 			return configError(ch.name, "%s", ch.msg)
@@ -339,6 +357,49 @@ func (c *config) validate() error {
 		}
 	}
 	return nil
+}
+
+// logIgnored logs one line per Java property given that has no effect here.
+func (c *config) logIgnored() {
+	if c.logger == nil {
+		return
+	}
+	for _, ig := range c.ignored {
+		level := slog.LevelInfo
+		if ig.warn {
+			level = slog.LevelWarn
+		}
+		c.logger.Log(context.Background(), level, "kprod: property has no effect here", "property", ig.key, "why", ig.why)
+	}
+}
+
+// dial is the dialer of broker connections: the configured one (nil: the
+// wire package's default), with the socket buffer sizes applied.
+func (c *config) dial() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if c.sendBuffer <= 0 && c.receiveBuffer <= 0 {
+		return c.dialer
+	}
+	inner := c.dialer
+	if inner == nil {
+		var d net.Dialer
+		inner = d.DialContext
+	}
+	send, receive := c.sendBuffer, c.receiveBuffer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := inner(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			if send > 0 {
+				_ = tc.SetWriteBuffer(send)
+			}
+			if receive > 0 {
+				_ = tc.SetReadBuffer(receive)
+			}
+		}
+		return conn, nil
+	}
 }
 
 // level is the configured level of the chosen codec.

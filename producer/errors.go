@@ -18,16 +18,21 @@ var (
 	ErrRecordTooLarge = errors.New("producer: record too large")
 	// ErrBufferFull: no buffer memory became free within max.block (or at once for TrySend).
 	ErrBufferFull = errors.New("producer: buffer full")
-	// ErrMaxBlock: Send waited max.block for metadata or memory.
+	// ErrMaxBlock: Send waited max.block for metadata or memory (the message
+	// says for what and how long).
 	ErrMaxBlock = errors.New("producer: max.block elapsed")
 	// ErrDeliveryTimeout: the record was not acknowledged within delivery.timeout.
 	ErrDeliveryTimeout = errors.New("producer: delivery timeout")
 	// ErrClosed: the producer is closed or closing.
 	ErrClosed = errors.New("producer: closed")
-	// ErrUnknownTopic: the topic does not exist (and was not created) within max.block.
+	// ErrUnknownTopic: a broker answered that the topic does not exist
+	// (UNKNOWN_TOPIC_OR_PARTITION), and it was not created before the wait
+	// for metadata ended; the error also wraps why the wait ended (ErrMaxBlock
+	// or the ctx's error). A topic no broker could be asked about is not
+	// reported with it.
 	ErrUnknownTopic = errors.New("producer: unknown topic")
 	// ErrInvalidRecord: the record itself is malformed (empty topic, bad topic name,
-	// header with an empty key, partition out of range, nil record).
+	// partition out of range or set without PinPartition, nil record).
 	ErrInvalidRecord = errors.New("producer: invalid record")
 	// ErrRetriesExhausted: the broker kept answering with a retriable error and
 	// the retries setting ran out; the broker error is wrapped too.
@@ -54,9 +59,17 @@ func recordError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidRecord, fmt.Sprintf(format, args...))
 }
 
-// IsRetriable reports whether err is a broker error the producer retries on its
-// own (after it exhausted retries or delivery.timeout, the caller may resend).
+// IsRetriable reports whether err is transient, so sending the record again
+// later may succeed: a retriable broker error (the producer already retried
+// it until retries or delivery.timeout ran out), a delivery timeout
+// (ErrDeliveryTimeout: no broker took the record in time, an unreachable
+// broker or a partition without leader included), or a wait that reached
+// max.block (ErrMaxBlock: metadata or buffer memory). Java's timeouts are
+// retriable exceptions likewise.
 func IsRetriable(err error) bool {
+	if errors.Is(err, ErrDeliveryTimeout) || errors.Is(err, ErrMaxBlock) {
+		return true
+	}
 	var ke *kerr.Error
 	return errors.As(err, &ke) && ke.Retriable
 }

@@ -4,8 +4,9 @@ package producer
 // out (Java ProducerInterceptor). OnSend runs on the caller's goroutine
 // before partitioning and may return a replacement record (nil keeps the
 // record as it is; the caller's record must not be modified). OnAcknowledgement
-// runs on the callback goroutine just before the record's callback. Both
-// must be fast and safe for concurrent use.
+// runs on the callback goroutine just before the record's callback; a
+// panic there is recovered and logged like a callback's, and the record's
+// callback still runs. Both must be fast and safe for concurrent use.
 type Interceptor interface {
 	OnSend(rec *Record) *Record
 	OnAcknowledgement(md RecordMetadata, err error)

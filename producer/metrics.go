@@ -33,6 +33,14 @@ type Metrics struct {
 	SendLatencyMax time.Duration
 
 	ProducerIDResets int64 // times the idempotent producer took a new id or epoch
+
+	// CallbackPanics counts panics recovered from callbacks and
+	// acknowledgement interceptors (each is logged; the producer carries on).
+	CallbackPanics int64
+	// CallbacksSkipped counts callbacks never run because Close stopped
+	// waiting for a callback that outlived its ctx; those records' Futures
+	// hold their outcome.
+	CallbacksSkipped int64
 }
 
 // metrics holds the live counters; the sender is the main writer.
@@ -44,6 +52,7 @@ type metrics struct {
 	reqLatencySum, reqLatencyCount             atomic.Int64
 	reqLatencyMax                              atomic.Int64
 	pidResets                                  atomic.Int64
+	callbackPanics, callbacksSkipped           atomic.Int64
 
 	histMu sync.Mutex
 	hist   latencyHistogram // guarded by histMu
@@ -77,6 +86,8 @@ func (m *metrics) snapshot(pool *bufferPool) Metrics {
 		BatchesSent:      m.batchesSent.Load(),
 		RequestsSent:     m.requestsSent.Load(),
 		ProducerIDResets: m.pidResets.Load(),
+		CallbackPanics:   m.callbackPanics.Load(),
+		CallbacksSkipped: m.callbacksSkipped.Load(),
 		CompressionRatio: 1,
 	}
 	if s.BatchesSent > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -39,18 +40,22 @@ type Producer struct {
 }
 
 // New creates a producer. Options not given keep the Java producer's
-// defaults; invalid settings fail with an error wrapping ErrInvalidConfig
-// that names the setting. New does not contact the cluster: connections and
-// metadata are set up on first use.
+// defaults; nil options are skipped. Invalid settings fail with an error
+// wrapping ErrInvalidConfig that names the setting (every bad property at
+// once). New does not contact the cluster: connections and metadata are set
+// up on first use.
 func New(opts ...Opt) (*Producer, error) {
 	p := &Producer{cfg: defaultConfig(), closeDone: make(chan struct{})}
 	for _, o := range opts {
-		o(&p.cfg)
+		if o != nil {
+			o(&p.cfg)
+		}
 	}
 	cfg := &p.cfg
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.logIgnored()
 	var comp *batch.Compressor
 	if cfg.codec != batch.None {
 		c, err := batch.NewCompressor(cfg.codec, cfg.level())
@@ -72,7 +77,7 @@ func New(opts ...Opt) (*Producer, error) {
 		TLS:                 cfg.tls,
 		SASL:                cfg.sasl,
 		DialTimeout:         cfg.dialTimeout,
-		Dial:                cfg.dialer,
+		Dial:                cfg.dial(),
 		ReconnectBackoff:    cfg.reconnectBackoff,
 		ReconnectBackoffMax: cfg.reconnectBackoffMax,
 		Logger:              cfg.logger,
@@ -89,7 +94,7 @@ func New(opts ...Opt) (*Producer, error) {
 		Logger:          cfg.logger,
 		OnUpdate:        s.wake,
 	})
-	p.cbs = newCompleter(p.acc, cfg.interceptors)
+	p.cbs = newCompleter(p.acc, cfg.interceptors, cfg.logger, &p.m)
 	if cfg.txnID != "" {
 		p.txm = txn.NewMachine()
 		p.txc = txn.NewClient(conns, txn.Config{
@@ -151,16 +156,19 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 			return p.failSend(rec, cb, p.stateError(st, "Send"))
 		}
 	}
-	for i := range rec.Headers {
-		if rec.Headers[i].Key == "" {
-			return p.failSend(rec, cb, recordError("header %d has an empty key", i))
-		}
+	if !rec.PinPartition && rec.Partition != 0 {
+		return p.failSend(rec, cb, recordError("Partition is %d but PinPartition is false: set PinPartition to send to that partition, or leave Partition 0 to let the partitioner choose", rec.Partition))
+	}
+	// The same rule with warm and cold metadata: a ctx that already ended
+	// refuses the record before anything is appended.
+	if err := ctx.Err(); err != nil {
+		return p.failSend(rec, cb, fmt.Errorf("producer: Send called with an ended context: %w", err))
 	}
 	start := nanotime() // one clock read per record: timestamps, latency and max.block all derive from it
 	t := p.md.Topic(rec.Topic)
 	if t == nil || len(t.Partitions) == 0 {
 		var err error
-		if t, err = p.waitTopic(ctx, rec.Topic, monoTime(start).Add(p.cfg.maxBlock)); err != nil {
+		if t, err = p.waitTopic(ctx, rec.Topic, start); err != nil {
 			return p.failSend(rec, cb, err)
 		}
 	}
@@ -185,7 +193,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrMaxBlock):
-			err = fmt.Errorf("%w: %w: no memory within %v", ErrBufferFull, ErrMaxBlock, p.cfg.maxBlock)
+			err = fmt.Errorf("%w: %w: no memory within max.block (%v; waited %v)", ErrBufferFull, ErrMaxBlock, p.cfg.maxBlock, elapsedSince(start))
 		case errors.Is(err, ErrBufferFull):
 			err = fmt.Errorf("%w: %d of %d bytes in use", ErrBufferFull, p.bufs.inUse(), p.bufs.total)
 		}
@@ -216,25 +224,43 @@ func (p *Producer) choosePartition(rec *Record, tp *topicParts, t *metadata.Topi
 	return part, false, nil
 }
 
-// waitTopic waits for the topic's metadata until deadline or ctx ends.
-func (p *Producer) waitTopic(ctx context.Context, topic string, deadline time.Time) (*metadata.Topic, error) {
+// waitTopic waits for the topic's metadata until max.block after start (a
+// nanotime reading) or until ctx ends. The error says which ended the wait:
+// ctx's error, or ErrMaxBlock; it wraps ErrUnknownTopic only when a broker
+// answered that the topic does not exist. It states the time really waited.
+func (p *Producer) waitTopic(ctx context.Context, topic string, start int64) (*metadata.Topic, error) {
 	if err := checkTopicName(topic); err != nil {
 		return nil, err
 	}
-	wctx, cancel := context.WithDeadline(ctx, deadline)
+	wctx, cancel := context.WithDeadline(ctx, monoTime(start).Add(p.cfg.maxBlock))
 	defer cancel()
 	t, err := p.md.Wait(wctx, topic)
-	switch {
-	case err == nil:
+	if err == nil {
 		return t, nil
-	case p.closing.Load():
-		return nil, fmt.Errorf("%w: %w", ErrClosed, err)
-	case errors.Is(err, metadata.ErrUnknownTopic):
-		return nil, fmt.Errorf("%w: topic %q not present in metadata after %v: %w", ErrUnknownTopic, topic, p.cfg.maxBlock, err)
-	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
-		return nil, fmt.Errorf("%w: waiting for metadata of %q: %w", ErrMaxBlock, topic, err)
 	}
-	return nil, err
+	waited := elapsedSince(start)
+	var why error
+	switch {
+	case p.closing.Load():
+		return nil, fmt.Errorf("%w: waiting for metadata of topic %q: %w", ErrClosed, topic, err)
+	case ctx.Err() != nil:
+		// The caller's ctx ended the wait; err wraps ctx's error.
+		why = fmt.Errorf("waited %v for metadata of topic %q until the context ended: %w", waited, topic, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		why = fmt.Errorf("%w: waited %v (max.block %v) for metadata of topic %q: %w", ErrMaxBlock, waited, p.cfg.maxBlock, topic, err)
+	default:
+		return nil, err // a broker refused the topic for good (authorization, invalid name), or TLS/SASL failed
+	}
+	if errors.Is(err, metadata.ErrUnknownTopic) {
+		// A broker answered that the topic does not exist.
+		return nil, fmt.Errorf("%w: %w", ErrUnknownTopic, why)
+	}
+	return nil, why
+}
+
+// elapsedSince is the time since a nanotime reading, rounded for messages.
+func elapsedSince(start int64) time.Duration {
+	return time.Duration(nanotime() - start).Round(time.Millisecond)
 }
 
 // checkTopicName applies Kafka's rules for topic names.
@@ -274,8 +300,10 @@ func (p *Producer) failSend(rec *Record, cb Callback, err error) Future {
 
 // Flush makes every buffered record ready to send at once and waits until
 // all records sent before the call are answered and their callbacks ran, or
-// ctx ends. Calling it from a callback waits for that callback itself: only
-// ctx ends such a wait.
+// ctx ends. Called from a callback, Flush cannot wait for the callbacks
+// queued behind the one it runs in: it returns once nothing is buffered or
+// in flight any more, and those callbacks run after the current one
+// returns.
 func (p *Producer) Flush(ctx context.Context) error {
 	if p.closing.Load() {
 		return ErrClosed
@@ -290,22 +318,77 @@ func (p *Producer) flushAll(ctx context.Context) error {
 	p.acc.flushing.Add(1)
 	defer p.acc.flushing.Add(-1)
 	p.s.wake()
+	if p.cbs.onGoroutine() {
+		return p.awaitAnswered(ctx)
+	}
 	return p.acc.awaitFlushed(ctx, g)
 }
 
+// awaitAnswered waits until nothing is buffered or in flight, so every
+// record sent so far is answered, though its callback may still be queued.
+// It is the wait of calls made from a callback, which must not wait for
+// the callbacks behind their own; it polls the sender, as such calls are
+// rare.
+func (p *Producer) awaitAnswered(ctx context.Context) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		idle := false
+		if err := p.s.call(func() { idle = p.s.idle() }); err != nil || idle {
+			return nil // a stopped sender has answered everything
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Close stops accepting records, sends what is buffered, and waits for the
-// answers. When ctx ends first, whatever is left fails with ErrClosed. Every
-// record is answered and every goroutine of the producer has stopped when
-// Close returns (callbacks included, so do not call Close from a callback).
-// Calling Close again waits for the first call.
+// answers and their callbacks, until ctx ends. An open transaction is
+// aborted.
+//
+// When ctx ends first, the records not yet answered fail with ErrClosed
+// and Close returns an error that matches ctx's (errors.Is). Their
+// callbacks still get a short grace (100 ms) to run; if one is still
+// running after that (a slow or stuck callback), Close returns anyway: no
+// further callback starts (Metrics.CallbacksSkipped counts them; their
+// Futures hold the outcome), and the callback goroutine exits as soon as
+// the callback it is in returns. It is then the only goroutine of the
+// producer left. Otherwise every goroutine of the producer has stopped
+// when Close returns.
+//
+// Close may be called from a callback (to shut down on a fatal error, say).
+// It then cannot wait for the callbacks queued behind the one it runs in:
+// it logs a warning, sends what is buffered (until ctx ends, as above) and
+// returns; the remaining callbacks, those of records it failed included,
+// run after the current callback returns, and then the callback goroutine
+// exits.
+//
+// Calling Close again waits for the first call (from a callback: for the
+// records to be answered), or until its own ctx ends.
 func (p *Producer) Close(ctx context.Context) error {
+	fromCallback := p.cbs.onGoroutine()
 	if !p.closing.CompareAndSwap(false, true) {
+		if fromCallback {
+			// The first Close may be waiting for this very callback.
+			select {
+			case <-p.s.stopped:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		select {
 		case <-p.closeDone:
 			return p.closeErr
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if fromCallback {
+		p.s.logf(slog.LevelWarn, "Close called from a callback: it does not wait for the callbacks queued behind this one; they run after it returns")
 	}
 	if p.txm != nil {
 		// An open transaction is aborted rather than left to time out.
@@ -327,7 +410,11 @@ func (p *Producer) Close(ctx context.Context) error {
 		p.s.wake()
 		<-p.s.stopped
 	}
-	p.cbs.close()
+	if fromCallback {
+		p.cbs.closeNoWait()
+	} else if cerr := p.cbs.close(ctx); cerr != nil {
+		err = cerr
+	}
 	p.md.Close()
 	p.closeErr = err
 	close(p.closeDone)
@@ -347,9 +434,15 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) ([]Partition
 	if p.closing.Load() {
 		return nil, ErrClosed
 	}
-	t, err := p.waitTopic(ctx, topic, time.Now().Add(p.cfg.maxBlock))
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	t := p.md.Topic(topic)
+	if t == nil || len(t.Partitions) == 0 {
+		var err error
+		if t, err = p.waitTopic(ctx, topic, nanotime()); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]PartitionInfo, len(t.Partitions))
 	for i, part := range t.Partitions {

@@ -19,17 +19,21 @@ import (
 	"github.com/kprod/kprod/partitioner"
 )
 
-// WithProperties applies settings given by their Java producer property names,
-// so an existing configuration carries over. An unknown key or a bad value is
-// an error naming the key, reported by New. Serializer class names are
-// accepted and ignored (Go picks serializers through Typed).
+// WithProperties applies settings given by their Java producer property
+// names, so an existing configuration carries over. Every key the Java
+// producer knows (Kafka 4.x: ProducerConfig with its client, SSL and SASL
+// settings) is accepted: most are applied, the rest have no effect here
+// and New logs one line naming each (see README, "Java properties with no
+// effect"). An unknown key is an error with a "did you mean" hint when a
+// known key is close; a bad value is an error naming the key. New reports
+// every bad key at once, each wrapping ErrInvalidConfig.
 func WithProperties(props map[string]string) Opt {
 	return func(c *config) {
 		keys := make([]string, 0, len(props))
 		for k := range props {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys) // deterministic: the first bad key is always the same one
+		sort.Strings(keys) // deterministic: errors and log lines in key order
 		sec := securitySettings{}
 		for _, k := range keys {
 			if err := applyProperty(c, &sec, k, strings.TrimSpace(props[k])); err != nil {
@@ -110,10 +114,19 @@ var properties = map[string]property{
 		}
 		return nil
 	},
-	"metadata.max.age.ms":                    msProp(func(c *config, d time.Duration) { c.metadataMaxAge = d }),
-	"reconnect.backoff.ms":                   msProp(func(c *config, d time.Duration) { c.reconnectBackoff = d }),
-	"reconnect.backoff.max.ms":               msProp(func(c *config, d time.Duration) { c.reconnectBackoffMax = d }),
-	"socket.connection.setup.timeout.max.ms": msProp(func(c *config, d time.Duration) { c.dialTimeout = d }),
+	"metadata.max.age.ms":      msProp(func(c *config, d time.Duration) { c.metadataMaxAge = d }),
+	"reconnect.backoff.ms":     msProp(func(c *config, d time.Duration) { c.reconnectBackoff = d }),
+	"reconnect.backoff.max.ms": msProp(func(c *config, d time.Duration) { c.reconnectBackoffMax = d }),
+	// kprod has one dial timeout; Java starts at socket.connection.setup.timeout.ms
+	// and grows to the .max one. The max wins when both are given.
+	"socket.connection.setup.timeout.max.ms": func(_ *config, s *securitySettings, v string) error {
+		return parseMs(v, func(d time.Duration) { s.setupMax, s.hasSetupMax = d, true })
+	},
+	"socket.connection.setup.timeout.ms": func(_ *config, s *securitySettings, v string) error {
+		return parseMs(v, func(d time.Duration) { s.setup, s.hasSetup = d, true })
+	},
+	"send.buffer.bytes":    socketBufferProp(func(c *config, n int) { c.sendBuffer = n }),
+	"receive.buffer.bytes": socketBufferProp(func(c *config, n int) { c.receiveBuffer = n }),
 	"security.protocol": func(_ *config, s *securitySettings, v string) error {
 		switch strings.ToUpper(v) {
 		case "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL":
@@ -140,19 +153,299 @@ var properties = map[string]property{
 	"ssl.keystore.location":                 func(_ *config, s *securitySettings, v string) error { s.keyFile = v; return nil },
 	"ssl.keystore.type":                     pemOnly,
 	"ssl.endpoint.identification.algorithm": func(_ *config, s *securitySettings, v string) error { s.noHostCheck = v == ""; return nil },
-	"key.serializer":                        ignoreProp,
-	"value.serializer":                      ignoreProp,
+	"ssl.keystore.key":                      func(_ *config, s *securitySettings, v string) error { s.keyPEM = v; return nil },
+	"ssl.keystore.certificate.chain":        func(_ *config, s *securitySettings, v string) error { s.chainPEM = v; return nil },
+	"ssl.truststore.certificates":           func(_ *config, s *securitySettings, v string) error { s.caPEM = v; return nil },
+	"ssl.enabled.protocols": func(_ *config, s *securitySettings, v string) error {
+		for _, name := range splitList(v) {
+			ver, ok := tlsVersions[name]
+			if !ok {
+				return fmt.Errorf("unknown protocol %q: TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3", name)
+			}
+			if s.minTLS == 0 || ver < s.minTLS {
+				s.minTLS = ver
+			}
+			s.maxTLS = max(s.maxTLS, ver)
+		}
+		return nil
+	},
+	"ssl.cipher.suites": func(_ *config, s *securitySettings, v string) error {
+		s.ciphers = nil
+		for _, name := range splitList(v) {
+			id, ok := cipherSuiteID(name)
+			if !ok {
+				return fmt.Errorf("unknown cipher suite %q (IANA names, as Go's crypto/tls lists them)", name)
+			}
+			if id != 0 { // TLS 1.3 suites are not configurable in Go; always on
+				s.ciphers = append(s.ciphers, id)
+			}
+		}
+		return nil
+	},
 }
 
+// applyProperty applies one property: a known key sets its option or is
+// noted as having no effect; an unknown key is an error with a hint.
 func applyProperty(c *config, s *securitySettings, key, value string) error {
-	p, ok := properties[key]
-	if !ok {
-		return fmt.Errorf("%w: unknown property %q", ErrInvalidConfig, key)
+	if p, ok := properties[key]; ok {
+		if err := p(c, s, value); err != nil {
+			return fmt.Errorf("%w: %s=%q: %v", ErrInvalidConfig, key, value, err)
+		}
+		return nil
 	}
-	if err := p(c, s, value); err != nil {
-		return fmt.Errorf("%w: %s=%q: %v", ErrInvalidConfig, key, value, err)
+	if ig, ok := ignoredProperties[key]; ok {
+		if ig.check != nil {
+			if err := ig.check(value); err != nil {
+				return fmt.Errorf("%w: %s=%q: %v", ErrInvalidConfig, key, value, err)
+			}
+		}
+		if ig.quietIfEmpty && value == "" {
+			return nil
+		}
+		c.ignored = append(c.ignored, ignoredUse{key: key, why: ig.why, warn: ig.warn})
+		return nil
+	}
+	if hint := closestProperty(key); hint != "" {
+		return fmt.Errorf("%w: unknown property %q (did you mean %q?)", ErrInvalidConfig, key, hint)
+	}
+	return fmt.Errorf("%w: unknown property %q", ErrInvalidConfig, key)
+}
+
+// ignoredProperty is a Java setting kprod accepts without using it.
+type ignoredProperty struct {
+	why          string             // said in the log line and the README
+	warn         bool               // log at Warn: the setting changes what Java does in a way kprod does not follow
+	quietIfEmpty bool               // an empty value asks for nothing: no log line
+	check        func(string) error // validates the value, as Java would; nil accepts any
+}
+
+// ignoredUse is one ignored property met in a configuration, logged by New.
+type ignoredUse struct {
+	key, why string
+	warn     bool
+}
+
+// Reasons shared by several ignored properties.
+const (
+	whyJVM      = "a JVM setting; Go's crypto/tls and runtime have no counterpart"
+	whyKerberos = "Kerberos (GSSAPI) is not supported; sasl.mechanism accepts PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"
+	whyOAuth    = "OAUTHBEARER is not configured through properties: use WithSASL with franz-go's pkg/sasl/oauth"
+	whyMetrics  = "Java metrics; kprod reports through Producer.Metrics and the OpenTelemetry and Prometheus adapters"
+	whyPEMOnly  = "kprod reads unencrypted PEM only: keystore and truststore passwords have nothing to open"
+)
+
+// ignoredProperties is every Java producer setting kprod accepts with no
+// effect, and why. Together with properties it covers the whole
+// ProducerConfig of Kafka 4.x, its SSL and SASL client settings included.
+var ignoredProperties = map[string]ignoredProperty{
+	"key.serializer":   {why: "serializers are Go types here: use NewTyped"},
+	"value.serializer": {why: "serializers are Go types here: use NewTyped"},
+	"interceptor.classes": {why: "Java classes cannot be loaded; pass Go interceptors with WithInterceptors",
+		warn: true, quietIfEmpty: true},
+	"client.dns.lookup": {why: "Go's dialer tries every address a name resolves to (use_all_dns_ips); resolve_canonical_bootstrap_servers_only is not done",
+		check: oneOf("use_all_dns_ips", "resolve_canonical_bootstrap_servers_only")},
+	"connections.max.idle.ms": {why: "connections stay open until Close; a broker closes idle ones after its own connections.max.idle.ms and kprod redials on next use",
+		check: isInt},
+	"metadata.max.idle.ms": {why: "every topic sent to stays in the metadata refreshes for the producer's life",
+		check: isInt},
+	"metadata.recovery.strategy": {why: "kprod redials the bootstrap servers when every known broker is unreachable",
+		check: oneOf("none", "rebootstrap")},
+	"metadata.recovery.rebootstrap.trigger.ms": {why: "kprod redials the bootstrap servers when every known broker is unreachable", check: isInt},
+	"enable.metrics.push":                      {why: "client metrics are not pushed to the broker (KIP-714)", check: isBool},
+	"metrics.sample.window.ms":                 {why: whyMetrics, check: isInt},
+	"metrics.num.samples":                      {why: whyMetrics, check: isInt},
+	"metrics.recording.level":                  {why: whyMetrics, check: oneOf("INFO", "DEBUG", "TRACE")},
+	"metric.reporters":                         {why: whyMetrics, quietIfEmpty: true},
+	"auto.include.jmx.reporter":                {why: whyMetrics + " (removed in Kafka 4.0)", check: isBool},
+	"security.providers":                       {why: whyJVM, quietIfEmpty: true},
+	"transaction.two.phase.commit.enable": {why: "two-phase commit (KIP-939) is not supported; only false is accepted",
+		check: func(v string) error {
+			if !strings.EqualFold(v, "false") {
+				return fmt.Errorf("two-phase commit (KIP-939) is not supported")
+			}
+			return nil
+		}},
+	"config.providers": {why: "config providers are not supported", quietIfEmpty: true,
+		check: func(v string) error {
+			if v != "" {
+				return fmt.Errorf("config providers are not supported: resolve ${provider:...} values before WithProperties")
+			}
+			return nil
+		}},
+
+	"ssl.protocol":                     {why: "Go negotiates the highest TLS version ssl.enabled.protocols allows"},
+	"ssl.provider":                     {why: whyJVM, quietIfEmpty: true},
+	"ssl.keymanager.algorithm":         {why: whyJVM},
+	"ssl.trustmanager.algorithm":       {why: whyJVM},
+	"ssl.secure.random.implementation": {why: whyJVM, quietIfEmpty: true},
+	"ssl.engine.factory.class":         {why: whyJVM, quietIfEmpty: true},
+	"ssl.keystore.password":            {why: whyPEMOnly, quietIfEmpty: true},
+	"ssl.key.password":                 {why: whyPEMOnly + "; an encrypted key fails to load", warn: true, quietIfEmpty: true},
+	"ssl.truststore.password":          {why: whyPEMOnly, quietIfEmpty: true},
+
+	"sasl.kerberos.service.name":                          {why: whyKerberos, quietIfEmpty: true},
+	"sasl.kerberos.kinit.cmd":                             {why: whyKerberos},
+	"sasl.kerberos.ticket.renew.window.factor":            {why: whyKerberos},
+	"sasl.kerberos.ticket.renew.jitter":                   {why: whyKerberos},
+	"sasl.kerberos.min.time.before.relogin":               {why: whyKerberos},
+	"sasl.login.refresh.window.factor":                    {why: whyOAuth},
+	"sasl.login.refresh.window.jitter":                    {why: whyOAuth},
+	"sasl.login.refresh.min.period.seconds":               {why: whyOAuth},
+	"sasl.login.refresh.buffer.seconds":                   {why: whyOAuth},
+	"sasl.login.connect.timeout.ms":                       {why: whyOAuth},
+	"sasl.login.read.timeout.ms":                          {why: whyOAuth},
+	"sasl.login.retry.backoff.ms":                         {why: whyOAuth},
+	"sasl.login.retry.backoff.max.ms":                     {why: whyOAuth},
+	"sasl.login.class":                                    {why: whyJVM, quietIfEmpty: true},
+	"sasl.login.callback.handler.class":                   {why: whyJVM, quietIfEmpty: true},
+	"sasl.client.callback.handler.class":                  {why: whyJVM, quietIfEmpty: true},
+	"sasl.oauthbearer.jwt.retriever.class":                {why: whyOAuth},
+	"sasl.oauthbearer.jwt.validator.class":                {why: whyOAuth},
+	"sasl.oauthbearer.scope":                              {why: whyOAuth},
+	"sasl.oauthbearer.client.credentials.client.id":       {why: whyOAuth},
+	"sasl.oauthbearer.client.credentials.client.secret":   {why: whyOAuth},
+	"sasl.oauthbearer.assertion.algorithm":                {why: whyOAuth},
+	"sasl.oauthbearer.assertion.claim.aud":                {why: whyOAuth},
+	"sasl.oauthbearer.assertion.claim.exp.seconds":        {why: whyOAuth},
+	"sasl.oauthbearer.assertion.claim.iss":                {why: whyOAuth},
+	"sasl.oauthbearer.assertion.claim.jti.include":        {why: whyOAuth},
+	"sasl.oauthbearer.assertion.claim.nbf.seconds":        {why: whyOAuth},
+	"sasl.oauthbearer.assertion.claim.sub":                {why: whyOAuth},
+	"sasl.oauthbearer.assertion.file":                     {why: whyOAuth},
+	"sasl.oauthbearer.assertion.private.key.file":         {why: whyOAuth},
+	"sasl.oauthbearer.assertion.private.key.passphrase":   {why: whyOAuth},
+	"sasl.oauthbearer.assertion.template.file":            {why: whyOAuth},
+	"sasl.oauthbearer.scope.claim.name":                   {why: whyOAuth},
+	"sasl.oauthbearer.sub.claim.name":                     {why: whyOAuth},
+	"sasl.oauthbearer.token.endpoint.url":                 {why: whyOAuth},
+	"sasl.oauthbearer.jwks.endpoint.url":                  {why: whyOAuth},
+	"sasl.oauthbearer.jwks.endpoint.refresh.ms":           {why: whyOAuth},
+	"sasl.oauthbearer.jwks.endpoint.retry.backoff.ms":     {why: whyOAuth},
+	"sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms": {why: whyOAuth},
+	"sasl.oauthbearer.clock.skew.seconds":                 {why: whyOAuth},
+	"sasl.oauthbearer.expected.audience":                  {why: whyOAuth},
+	"sasl.oauthbearer.expected.issuer":                    {why: whyOAuth},
+	"sasl.oauthbearer.header.urlencode":                   {why: whyOAuth},
+}
+
+// closestProperty is the known key nearest to key by edit distance, when it
+// is near enough to be the one meant; "" otherwise.
+func closestProperty(key string) string {
+	limit := max(2, len(key)/5)
+	best, bestDist := "", limit+1
+	consider := func(name string) {
+		if d := editDistance(strings.ToLower(key), name, bestDist); d < bestDist || d == bestDist && name < best {
+			best, bestDist = name, d
+		}
+	}
+	for name := range properties {
+		consider(name)
+	}
+	for name := range ignoredProperties {
+		consider(name)
+	}
+	if bestDist > limit {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, or any value above
+// limit once it is sure to exceed it.
+func editDistance(a, b string, limit int) int {
+	if d := len(a) - len(b); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func oneOf(values ...string) func(string) error {
+	return func(v string) error {
+		for _, ok := range values {
+			if strings.EqualFold(v, ok) {
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s", strings.Join(values, ", "))
+	}
+}
+
+func isInt(v string) error {
+	if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+		return fmt.Errorf("not an integer")
 	}
 	return nil
+}
+
+func isBool(v string) error {
+	if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+		return fmt.Errorf("must be true or false")
+	}
+	return nil
+}
+
+// splitList splits a Java list value ("a, b,c") into its non-empty items.
+func splitList(v string) []string {
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// tlsVersions maps the Java protocol names to Go's.
+var tlsVersions = map[string]uint16{
+	"TLSv1": tls.VersionTLS10, "TLSv1.1": tls.VersionTLS11, "TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13,
+}
+
+// cipherSuiteID finds a cipher suite by its IANA name (the names Java uses
+// too); TLS 1.3 suites, which Go does not let one choose, map to 0.
+func cipherSuiteID(name string) (uint16, bool) {
+	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
+		for _, cs := range list {
+			if cs.Name == name {
+				if len(cs.SupportedVersions) == 1 && cs.SupportedVersions[0] == tls.VersionTLS13 {
+					return 0, true
+				}
+				return cs.ID, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func socketBufferProp(set func(*config, int)) property {
+	return func(c *config, _ *securitySettings, v string) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < -1 {
+			return fmt.Errorf("must be -1 (the operating system's default) or a number of bytes")
+		}
+		set(c, int(n))
+		return nil
+	}
 }
 
 func intProp(set func(*config, int)) property {
@@ -179,13 +472,18 @@ func int64Prop(set func(*config, int64)) property {
 
 func msProp(set func(*config, time.Duration)) property {
 	return func(c *config, _ *securitySettings, v string) error {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
-			return fmt.Errorf("not a number of milliseconds")
-		}
-		set(c, time.Duration(n)*time.Millisecond)
-		return nil
+		return parseMs(v, func(d time.Duration) { set(c, d) })
 	}
+}
+
+// parseMs parses a number of milliseconds and hands it to set.
+func parseMs(v string, set func(time.Duration)) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
+		return fmt.Errorf("not a number of milliseconds")
+	}
+	set(time.Duration(n) * time.Millisecond)
+	return nil
 }
 
 func boolProp(set func(*config, bool)) property {
@@ -220,24 +518,39 @@ func pemOnly(_ *config, _ *securitySettings, v string) error {
 	return nil
 }
 
-func ignoreProp(*config, *securitySettings, string) error { return nil }
-
-// securitySettings gathers the security properties, which only make sense together.
+// securitySettings gathers the properties that only make sense together:
+// the security ones, and the two dial timeouts.
 type securitySettings struct {
 	protocol, mechanism, user, pass string
 	caFile, keyFile                 string
+	caPEM, keyPEM, chainPEM         string
 	noHostCheck                     bool
+	minTLS, maxTLS                  uint16
+	ciphers                         []uint16
+
+	setup, setupMax       time.Duration
+	hasSetup, hasSetupMax bool
 }
 
 func (s *securitySettings) apply(c *config) error {
+	switch {
+	case s.hasSetupMax:
+		c.dialTimeout = s.setupMax
+	case s.hasSetup:
+		c.dialTimeout = s.setup
+	}
 	if s.protocol == "" {
-		if s.mechanism != "" || s.user != "" || s.caFile != "" || s.keyFile != "" {
+		if s.mechanism != "" || s.user != "" || s.caFile != "" || s.keyFile != "" || s.caPEM != "" || s.keyPEM != "" || s.chainPEM != "" {
 			return fmt.Errorf("%w: security.protocol: must be set with sasl.* or ssl.* properties", ErrInvalidConfig)
 		}
 		return nil
 	}
 	if strings.HasSuffix(s.protocol, "SSL") {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.noHostCheck} //nolint:gosec // only when the user turned hostname checks off
+		if s.minTLS != 0 {
+			tc.MinVersion, tc.MaxVersion = s.minTLS, s.maxTLS
+		}
+		tc.CipherSuites = s.ciphers
 		if s.caFile != "" {
 			pem, err := os.ReadFile(s.caFile)
 			if err != nil {
@@ -248,10 +561,25 @@ func (s *securitySettings) apply(c *config) error {
 				return fmt.Errorf("%w: ssl.truststore.location: no PEM certificates in %s", ErrInvalidConfig, s.caFile)
 			}
 		}
-		if s.keyFile != "" {
+		if s.caPEM != "" {
+			if tc.RootCAs == nil {
+				tc.RootCAs = x509.NewCertPool()
+			}
+			if !tc.RootCAs.AppendCertsFromPEM([]byte(s.caPEM)) {
+				return fmt.Errorf("%w: ssl.truststore.certificates: no PEM certificates", ErrInvalidConfig)
+			}
+		}
+		switch {
+		case s.keyFile != "":
 			cert, err := tls.LoadX509KeyPair(s.keyFile, s.keyFile)
 			if err != nil {
 				return fmt.Errorf("%w: ssl.keystore.location: %v", ErrInvalidConfig, err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		case s.keyPEM != "" || s.chainPEM != "":
+			cert, err := tls.X509KeyPair([]byte(s.chainPEM), []byte(s.keyPEM))
+			if err != nil {
+				return fmt.Errorf("%w: ssl.keystore.key and ssl.keystore.certificate.chain: %v", ErrInvalidConfig, err)
 			}
 			tc.Certificates = []tls.Certificate{cert}
 		}

@@ -11,11 +11,14 @@ import (
 	"time"
 )
 
-// propertyNames is every property WithProperties knows, sorted, so fuzz
-// input can name one by index.
+// propertyNames is every property WithProperties knows (applied or with
+// no effect), sorted, so fuzz input can name one by index.
 func propertyNames() []string {
-	names := make([]string, 0, len(properties))
+	names := make([]string, 0, len(properties)+len(ignoredProperties))
 	for k := range properties {
+		names = append(names, k)
+	}
+	for k := range ignoredProperties {
 		names = append(names, k)
 	}
 	slices.Sort(names)
@@ -94,6 +97,13 @@ func FuzzWithProperties(f *testing.F) {
 		"#0=1\n#7=x\n#13=\n#21=all\n#33=-5",
 		"no.such.property=1",
 		"bootstrap.servers= , ,\nclient.id=",
+		"lingr.ms=5\nbatch.siz=1\nacks=2",
+		"send.buffer.bytes=-1\nreceive.buffer.bytes=65536\nconnections.max.idle.ms=540000\nmetadata.max.idle.ms=300000",
+		"client.dns.lookup=use_all_dns_ips\ninterceptor.classes=com.example.Audit\nmetric.reporters=",
+		"socket.connection.setup.timeout.ms=10000\nsocket.connection.setup.timeout.max.ms=0",
+		"security.protocol=SSL\nssl.enabled.protocols=TLSv1.3,TLSv1.2\nssl.cipher.suites=TLS_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+		"security.protocol=SSL\nssl.keystore.key=-----BEGIN PRIVATE KEY-----\nssl.truststore.certificates=x",
+		"transaction.two.phase.commit.enable=true\nconfig.providers=file\nmetadata.recovery.strategy=sometimes",
 	} {
 		f.Add(seed)
 	}

@@ -6,7 +6,8 @@ import (
 	"github.com/kprod/kprod/batch"
 )
 
-// Header is a record header: a non-empty key and an optional value.
+// Header is a record header: a key (which may be empty, as in Kafka and
+// Java; only a null key cannot be written) and an optional value.
 type Header = batch.Header
 
 // Record is one message to send. The producer copies Key, Value and Headers
@@ -23,8 +24,10 @@ type Record struct {
 	Headers []Header
 	// Timestamp is the record's create time; the zero value means "now".
 	Timestamp time.Time
-	// Partition is where the record goes when PinPartition is true; otherwise
-	// the partitioner decides and Partition is ignored.
+	// Partition is where the record goes when PinPartition is true. Without
+	// PinPartition the partitioner decides, and Partition must be 0: a
+	// record with another Partition but no PinPartition is refused with
+	// ErrInvalidRecord rather than sent elsewhere.
 	Partition int32
 	// PinPartition makes Partition explicit (it always wins over keys and partitioners).
 	PinPartition bool
@@ -43,5 +46,10 @@ type RecordMetadata struct {
 }
 
 // Callback receives a record's outcome exactly once: metadata on success, or
-// the error that ended its delivery.
+// the error that ended its delivery. Callbacks run one at a time on the
+// producer's callback goroutine (or on the caller's, for a record refused
+// before Send returns). A callback that panics on the callback goroutine
+// is recovered: the panic is logged and counted (Metrics.CallbackPanics),
+// the record is not answered again, and later records are answered as
+// usual. A callback may call Close (see Close for what it then waits for).
 type Callback func(RecordMetadata, error)

@@ -229,7 +229,7 @@ func TestTLS(t *testing.T) {
 	t.Run("client certificate required, none given", func(t *testing.T) {
 		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(true)))
 		p := newTestProducer(t, c, WithTLS(k.clientTLS(false)), WithMaxBlock(maxBlock))
-		checkRefused(t, p, maxBlock, ErrUnknownTopic)
+		checkRefused(t, p, maxBlock, ErrMaxBlock)
 	})
 	tlsToPlain := func(t *testing.T) error {
 		c := newCluster(t, kfake.SeedTopics(3, "sec"))
@@ -243,7 +243,7 @@ func TestTLS(t *testing.T) {
 	t.Run("plaintext to a TLS port", func(t *testing.T) {
 		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
 		p := newTestProducer(t, c, WithMaxBlock(maxBlock), WithDialTimeout(500*time.Millisecond))
-		checkRefused(t, p, maxBlock, ErrUnknownTopic)
+		checkRefused(t, p, maxBlock, ErrMaxBlock)
 	})
 }
 

@@ -192,7 +192,7 @@ func TestBadInputTypedErrors(t *testing.T) {
 		{"nil record", nil, ErrInvalidRecord},
 		{"empty topic", &Record{}, ErrInvalidRecord},
 		{"bad topic name", &Record{Topic: "no spaces"}, ErrInvalidRecord},
-		{"empty header key", &Record{Topic: "ok", Headers: []Header{{Key: ""}}}, ErrInvalidRecord},
+		{"partition without PinPartition", &Record{Topic: "ok", Partition: 2}, ErrInvalidRecord},
 		{"partition out of range", &Record{Topic: "ok", Partition: 5, PinPartition: true}, ErrInvalidRecord},
 		{"negative partition", &Record{Topic: "ok", Partition: -1, PinPartition: true}, ErrInvalidRecord},
 		{"unknown topic", &Record{Topic: "missing"}, ErrUnknownTopic},

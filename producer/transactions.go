@@ -27,14 +27,75 @@ var (
 	ErrAborted = txn.ErrAborted
 )
 
-// GroupMetadata identifies the consumer whose offsets join a transaction
-// (group id, generation, member id, group instance id; KIP-447).
-type GroupMetadata = txn.GroupMetadata
+// GroupMetadata identifies the consumer group member whose offsets join a
+// transaction, so the group coordinator can refuse a commit from a member
+// that was replaced since (KIP-447). Take the fields from the consumer's
+// group metadata (kgo: Client.GroupMetadata).
+//
+// The zero value of each field means "none", as in Java's
+// ConsumerGroupMetadata(groupId): GroupMetadata{GroupID: "g"} commits for
+// the group without any member or generation check.
+type GroupMetadata struct {
+	// GroupID is the consumer group whose offsets these are; required.
+	GroupID string
+	// Generation is the group generation the member is in. Generations
+	// start at 1, so 0 (and any negative value) means no generation and
+	// is sent as -1.
+	Generation int32
+	// MemberID is the member id the consumer got from the group; "" for none.
+	MemberID string
+	// InstanceID is the group.instance.id of a static member; "" for a
+	// dynamic member.
+	InstanceID string
+}
 
-// OffsetAndMetadata is a consumed position committed with a transaction:
-// the next offset to read, the leader epoch of the last record read (-1 if
-// unknown), and optional metadata.
-type OffsetAndMetadata = txn.Offset
+// OffsetAndMetadata is a consumed position committed with a transaction.
+//
+// The zero value of each optional field means "none", as in Java's
+// OffsetAndMetadata(offset): OffsetAndMetadata{Offset: n} commits offset n
+// with an unknown leader epoch and no metadata.
+type OffsetAndMetadata struct {
+	// Offset is the next offset to consume: the last consumed record's
+	// offset + 1.
+	Offset int64
+	// LeaderEpoch is the leader epoch of the last consumed record, which
+	// lets a consumer that resumes from this offset detect log truncation
+	// (KIP-320). It is sent when it is above 0 or when HasLeaderEpoch is
+	// set; otherwise the epoch is sent as unknown (-1), so the zero value
+	// is safe. A negative LeaderEpoch is always unknown.
+	LeaderEpoch int32
+	// HasLeaderEpoch marks LeaderEpoch as known even when it is 0, the
+	// first epoch of a partition.
+	HasLeaderEpoch bool
+	// Metadata is an optional string stored with the offset; "" for none.
+	Metadata string
+}
+
+// txnGroup is g as package txn sends it: the zero values become -1 and null.
+func (g GroupMetadata) txnGroup() txn.GroupMetadata {
+	out := txn.GroupMetadata{GroupID: g.GroupID, Generation: g.Generation, MemberID: g.MemberID}
+	if out.Generation <= 0 {
+		out.Generation = -1
+	}
+	if g.InstanceID != "" {
+		id := g.InstanceID
+		out.InstanceID = &id
+	}
+	return out
+}
+
+// txnOffset is o as package txn sends it.
+func (o OffsetAndMetadata) txnOffset() txn.Offset {
+	out := txn.Offset{Offset: o.Offset, LeaderEpoch: -1}
+	if o.LeaderEpoch > 0 || o.HasLeaderEpoch && o.LeaderEpoch == 0 {
+		out.LeaderEpoch = o.LeaderEpoch
+	}
+	if o.Metadata != "" {
+		md := o.Metadata
+		out.Metadata = &md
+	}
+	return out
+}
 
 // notTransactional is the error of a transactional call on a producer without
 // a transactional id.
@@ -54,7 +115,7 @@ func (p *Producer) InitTransactions(ctx context.Context) error {
 		return ErrClosed
 	}
 	if p.txm.State() != txn.Initializing {
-		if err := p.txm.Transition(txn.Initializing); err != nil {
+		if err := p.transition(txn.Initializing); err != nil {
 			return err
 		}
 	}
@@ -78,7 +139,7 @@ func (p *Producer) BeginTransaction() error {
 	if p.closing.Load() {
 		return ErrClosed
 	}
-	return p.txm.Transition(txn.InTransaction)
+	return p.transition(txn.InTransaction)
 }
 
 // SendOffsetsToTransaction makes committing the consumed offsets (topic →
@@ -96,8 +157,16 @@ func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets map[str
 	if err != nil {
 		return err
 	}
+	sent := make(map[string]map[int32]txn.Offset, len(offsets))
+	for topic, parts := range offsets {
+		m := make(map[int32]txn.Offset, len(parts))
+		for part, o := range parts {
+			m[part] = o.txnOffset()
+		}
+		sent[topic] = m
+	}
 	p.txnTouched.Store(true)
-	if err := p.txc.SendOffsets(ctx, id, offsets, group); err != nil {
+	if err := p.txc.SendOffsets(ctx, id, sent, group.txnGroup()); err != nil {
 		p.txFailed(err)
 		return err
 	}
@@ -114,7 +183,7 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 		return notTransactional()
 	}
 	if p.txm.State() != txn.Committing {
-		if err := p.txm.Transition(txn.Committing); err != nil {
+		if err := p.transition(txn.Committing); err != nil {
 			return err
 		}
 	}
@@ -220,6 +289,20 @@ func (p *Producer) txFailed(err error) {
 	case errors.Is(err, txn.ErrAbortable):
 		p.txm.Fail(err, false)
 	}
+}
+
+// transition moves the state machine to `to` for a public call. Refused
+// because the transaction or the producer failed (AbortableError,
+// FatalError), the error is the failure itself, wrapping ErrAbortable,
+// ErrFenced or ErrFatal, and not ErrInvalidState: the call was not out of
+// order, the transaction broke.
+func (p *Producer) transition(to txn.State) error {
+	err := p.txm.Transition(to)
+	var se *txn.StateError
+	if errors.As(err, &se) && se.Cause != nil && (se.From == txn.AbortableError || se.From == txn.FatalError) {
+		return se.Cause
+	}
+	return err
 }
 
 // stateError explains why a call is refused in state st.

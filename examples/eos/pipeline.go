@@ -201,7 +201,7 @@ func (in *instance) transact(ctx context.Context, recs []*kgo.Record) error {
 		}
 		in.p.Send(ctx, &in.rec, onAnswer)
 		// The position to commit is the offset after the last record read.
-		next[r.Partition] = producer.OffsetAndMetadata{Offset: r.Offset + 1, LeaderEpoch: r.LeaderEpoch}
+		next[r.Partition] = producer.OffsetAndMetadata{Offset: r.Offset + 1, LeaderEpoch: r.LeaderEpoch, HasLeaderEpoch: r.LeaderEpoch >= 0}
 	}
 	if errp := failed.Load(); errp != nil {
 		return fmt.Errorf("%w: %w", errRecordFailed, *errp)

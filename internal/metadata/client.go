@@ -66,8 +66,10 @@ func (c *Client) Topic(name string) *Topic {
 // partitions. Otherwise it adds the topic to those in use, asks for a
 // refresh and waits for it. A topic the cluster does not have is asked for
 // again (a refresh per MinInterval at most) until ctx ends; the error then
-// wraps ErrUnknownTopic and ctx's error. A non-retriable topic error
-// (authorization, invalid name) returns at once, wrapping the kerr error.
+// wraps ctx's error, and ErrUnknownTopic only if a broker answered that
+// the topic does not exist (not when no broker could be asked). A
+// non-retriable topic error (authorization, invalid name) returns at once,
+// wrapping the kerr error.
 func (c *Client) Wait(ctx context.Context, name string) (*Topic, error) {
 	if t := c.Topic(name); t != nil && len(t.Partitions) > 0 {
 		return t, nil
@@ -123,12 +125,14 @@ func (c *Client) waitErr(name string, ctxErr error) error {
 		}
 	}
 	switch {
-	case t != nil && t.Err != nil && !t.unknown():
+	case t.unknown():
+		return fmt.Errorf("%w: %q: a broker answered that the topic does not exist: %w", ErrUnknownTopic, name, ctxErr)
+	case t != nil && t.Err != nil:
 		return fmt.Errorf("metadata: topic %q has no partitions yet: %w (%w)", name, t.Err, ctxErr)
 	case lastErr != nil:
-		return fmt.Errorf("%w: %q not present in metadata; last refresh failed: %w (%w)", ErrUnknownTopic, name, lastErr, ctxErr)
+		return fmt.Errorf("metadata: no metadata for topic %q; last refresh failed: %w (%w)", name, lastErr, ctxErr)
 	}
-	return fmt.Errorf("%w: %q not present in metadata: %w", ErrUnknownTopic, name, ctxErr)
+	return fmt.Errorf("metadata: no metadata for topic %q yet: %w", name, ctxErr)
 }
 
 // Trigger asks for a refresh soon. Requests are coalesced, and refreshes

@@ -14,6 +14,6 @@
 //	defer md.Close()
 //	t, err := md.Wait(ctx, "orders")
 //	if errors.Is(err, metadata.ErrUnknownTopic) {
-//		// not present in metadata before ctx ended
+//		// a broker answered that the topic does not exist, until ctx ended
 //	}
 package metadata

@@ -6,8 +6,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// ErrUnknownTopic reports a topic the cluster does not have. It matches
-// kerr.UnknownTopicOrPartition with errors.Is as well.
+// ErrUnknownTopic reports a topic a broker answered it does not have
+// (UNKNOWN_TOPIC_OR_PARTITION); a topic no broker could be asked about
+// is not reported with it. It matches kerr.UnknownTopicOrPartition with
+// errors.Is as well.
 var ErrUnknownTopic error = &aliasError{msg: "metadata: unknown topic", alias: kerr.UnknownTopicOrPartition}
 
 // ErrClosed reports a call on a client after Close.
