@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kprod/kprod/txn"
+	"github.com/kprod/kprod/internal/txn"
 )
 
 // TestSendOffsetsZeroGroupMetadata commits offsets with the zero values the
