@@ -10,8 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
-
-	"github.com/kprod/kprod/batch"
 )
 
 // badRecord is one record the producer must refuse, and the sentinel it
@@ -216,8 +214,8 @@ func TestInvalidConfigIsTyped(t *testing.T) {
 		{"idempotence with no retries", []Opt{WithIdempotence(true), WithRetries(0)}, "enable.idempotence"},
 		{"transactions without idempotence", []Opt{WithTransactionalID("x"), WithIdempotence(false)}, "enable.idempotence"},
 		{"zero transaction timeout", []Opt{WithTransactionTimeout(0)}, "transaction.timeout.ms"},
-		{"unknown codec", []Opt{WithCompression(batch.Codec(42))}, "compression.type"},
-		{"gzip level 42", []Opt{WithCompressionLevel(batch.Gzip, 42)}, "compression.gzip.level"},
+		{"unknown codec", []Opt{WithCompression(Compression(42))}, "compression.type"},
+		{"gzip level 42", []Opt{WithCompressionLevel(CompressionGzip, 42)}, "compression.gzip.level"},
 		{"zero metadata max age", []Opt{WithMetadataMaxAge(0)}, "metadata.max.age.ms"},
 		{"reconnect backoff max below backoff", []Opt{WithReconnectBackoff(time.Second, 0)}, "reconnect.backoff.ms"},
 		{"zero dial timeout", []Opt{WithDialTimeout(0)}, "socket.connection.setup.timeout"},

@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sasl"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/partitioner"
 )
 
@@ -154,17 +154,17 @@ func WithMaxBlock(d time.Duration) Opt { return func(c *config) { c.maxBlock = d
 func WithMaxRequestSize(n int) Opt { return func(c *config) { c.maxRequestSize = n } }
 
 // WithCompression sets the codec batches are compressed with
-// (Java compression.type; default batch.None).
-func WithCompression(codec batch.Codec) Opt { return func(c *config) { c.codec = codec } }
+// (Java compression.type; default CompressionNone).
+func WithCompression(codec Compression) Opt { return func(c *config) { c.codec = codec.codec() } }
 
 // WithCompressionLevel sets the level of one codec (Java
 // compression.<codec>.level; default: the codec's own default).
-func WithCompressionLevel(codec batch.Codec, level int) Opt {
+func WithCompressionLevel(codec Compression, level int) Opt {
 	return func(c *config) {
 		if c.levels == nil {
 			c.levels = make(map[batch.Codec]int)
 		}
-		c.levels[codec] = level
+		c.levels[codec.codec()] = level
 	}
 }
 

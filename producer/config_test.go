@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 )
 
 func TestDefaultsAreJavas(t *testing.T) {
@@ -38,7 +38,7 @@ func TestInvalidOptionsNameTheSetting(t *testing.T) {
 		{WithRetries(-1), "retries"},
 		{WithRetryBackoff(time.Second, time.Millisecond), "retry.backoff.max.ms"},
 		{WithMaxInFlight(0), "max.in.flight.requests.per.connection"},
-		{WithCompressionLevel(batch.Gzip, 42), "compression.gzip.level"},
+		{WithCompressionLevel(CompressionGzip, 42), "compression.gzip.level"},
 		{WithBrokers(), "bootstrap.servers"},
 		{WithBrokers("nohost"), "bootstrap.servers"},
 		{WithTransactionTimeout(0), "transaction.timeout.ms"},

@@ -9,7 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/partitioner"
 	"github.com/kprod/kprod/producer"
 )
@@ -148,7 +147,7 @@ func ExampleWithLinger_throughput() {
 	p, err := producer.New(producer.WithBrokers(brokers...),
 		producer.WithLinger(20*time.Millisecond),
 		producer.WithBatchSize(256<<10),
-		producer.WithCompression(batch.LZ4),
+		producer.WithCompression(producer.CompressionLZ4),
 		producer.WithBufferMemory(128<<20))
 	if err != nil {
 		log.Fatal(err)

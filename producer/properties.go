@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/partitioner"
 )
 
@@ -84,9 +84,9 @@ var properties = map[string]property{
 		c.codec = codec
 		return err
 	},
-	"compression.gzip.level":                levelProp(batch.Gzip),
-	"compression.lz4.level":                 levelProp(batch.LZ4),
-	"compression.zstd.level":                levelProp(batch.Zstd),
+	"compression.gzip.level":                levelProp(CompressionGzip),
+	"compression.lz4.level":                 levelProp(CompressionLZ4),
+	"compression.zstd.level":                levelProp(CompressionZstd),
 	"request.timeout.ms":                    msProp(func(c *config, d time.Duration) { c.requestTimeout = d }),
 	"delivery.timeout.ms":                   msProp(func(c *config, d time.Duration) { c.deliveryTimeout = d }),
 	"retries":                               intProp(func(c *config, n int) { c.retries = n }),
@@ -500,7 +500,7 @@ func boolProp(set func(*config, bool)) property {
 	}
 }
 
-func levelProp(codec batch.Codec) property {
+func levelProp(codec Compression) property {
 	return func(c *config, _ *securitySettings, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {

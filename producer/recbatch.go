@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/internal/wire"
 )
 

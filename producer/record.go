@@ -2,13 +2,14 @@ package producer
 
 import (
 	"time"
-
-	"github.com/kprod/kprod/batch"
 )
 
 // Header is a record header: a key (which may be empty, as in Kafka and
-// Java; only a null key cannot be written) and an optional value.
-type Header = batch.Header
+// Java; only a null key cannot be written) and a value, nil for a null one.
+type Header = struct {
+	Key   string
+	Value []byte
+}
 
 // Record is one message to send. The producer copies Key, Value and Headers
 // into its batch during Send, so the caller may reuse them once Send returns.

@@ -8,15 +8,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/kprod/kprod/batch"
 )
 
 // TestParallelCompression fills many partitions' batches at once, so the
 // sender compresses several per step with helpers: with every codec, each
 // record is answered once and read back once, in order per partition.
 func TestParallelCompression(t *testing.T) {
-	for _, codec := range []batch.Codec{batch.Gzip, batch.Snappy, batch.LZ4, batch.Zstd} {
+	for _, codec := range []Compression{CompressionGzip, CompressionSnappy, CompressionLZ4, CompressionZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			const parts, n = 6, 6000
 			c := newCluster(t, kfake.SeedTopics(parts, "pc"))

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/partitioner"
 )
 
@@ -52,7 +51,7 @@ func TestAckLevels(t *testing.T) {
 }
 
 func TestCodecsReadBack(t *testing.T) {
-	for _, codec := range []batch.Codec{batch.None, batch.Gzip, batch.Snappy, batch.LZ4, batch.Zstd} {
+	for _, codec := range []Compression{CompressionNone, CompressionGzip, CompressionSnappy, CompressionLZ4, CompressionZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			c := newCluster(t, kfake.SeedTopics(3, "codec"))
 			p := newTestProducer(t, c, WithCompression(codec), WithLinger(20*time.Millisecond))
@@ -69,7 +68,7 @@ func TestCodecsReadBack(t *testing.T) {
 			}
 			l.checkLog(consume(t, c, "codec", 2000))
 			m := p.Metrics()
-			if codec != batch.None && m.CompressionRatio >= 1 {
+			if codec != CompressionNone && m.CompressionRatio >= 1 {
 				t.Errorf("compression ratio %.2f: batches were not compressed", m.CompressionRatio)
 			}
 		})

@@ -12,7 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/kprod/kprod/internal/metadata"
 	"github.com/kprod/kprod/internal/txn"

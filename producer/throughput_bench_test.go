@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -33,15 +32,15 @@ func BenchmarkProduceThroughput(b *testing.B) {
 	for _, tc := range []struct {
 		name      string
 		valueSize int
-		codec     batch.Codec
+		codec     producer.Compression
 		opts      []producer.Opt
 	}{
-		{name: "100B/none", valueSize: 100, codec: batch.None},
-		{name: "100B/none/batch256KiB", valueSize: 100, codec: batch.None, opts: []producer.Opt{producer.WithBatchSize(256 << 10)}},
-		{name: "1KiB/lz4", valueSize: 1024, codec: batch.LZ4},
-		{name: "1KiB/lz4/batch256KiB", valueSize: 1024, codec: batch.LZ4, opts: []producer.Opt{producer.WithBatchSize(256 << 10)}},
-		{name: "100B/zstd", valueSize: 100, codec: batch.Zstd},
-		{name: "100B/zstd/batch256KiB", valueSize: 100, codec: batch.Zstd, opts: []producer.Opt{producer.WithBatchSize(256 << 10)}},
+		{name: "100B/none", valueSize: 100, codec: producer.CompressionNone},
+		{name: "100B/none/batch256KiB", valueSize: 100, codec: producer.CompressionNone, opts: []producer.Opt{producer.WithBatchSize(256 << 10)}},
+		{name: "1KiB/lz4", valueSize: 1024, codec: producer.CompressionLZ4},
+		{name: "1KiB/lz4/batch256KiB", valueSize: 1024, codec: producer.CompressionLZ4, opts: []producer.Opt{producer.WithBatchSize(256 << 10)}},
+		{name: "100B/zstd", valueSize: 100, codec: producer.CompressionZstd},
+		{name: "100B/zstd/batch256KiB", valueSize: 100, codec: producer.CompressionZstd, opts: []producer.Opt{producer.WithBatchSize(256 << 10)}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := newBenchProducer(b, 3, append([]producer.Opt{producer.WithCompression(tc.codec)}, tc.opts...)...)

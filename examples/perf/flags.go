@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -120,7 +119,7 @@ func (o *options) producerOpts(seeds []string) ([]producer.Opt, error) {
 		opts = append(opts, producer.WithBatchSize(o.batchSize))
 	}
 	if o.given["compression"] {
-		c, err := batch.ParseCodec(o.compression)
+		c, err := producer.ParseCompression(o.compression)
 		if err != nil {
 			return nil, fmt.Errorf("%w: -compression: %w", errUsage, err)
 		}

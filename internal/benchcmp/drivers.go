@@ -9,7 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -49,7 +48,7 @@ type kprodDriver struct {
 }
 
 func newKprod(w workload, brokers []string, topic string, h *harness, props map[string]string) (*kprodDriver, error) {
-	codec, err := batch.ParseCodec(w.codec)
+	codec, err := producer.ParseCompression(w.codec)
 	if err != nil {
 		return nil, err
 	}

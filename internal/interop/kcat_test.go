@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/kprod/kprod/batch"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -183,7 +182,7 @@ func compare(t *testing.T, got []Message, want []*sent) {
 // then follows the addresses the cluster advertises).
 func TestKcatReadsEveryCodec(t *testing.T) {
 	bin := kcatOrSkip(t)
-	for _, codec := range []batch.Codec{batch.None, batch.Gzip, batch.Snappy, batch.LZ4, batch.Zstd} {
+	for _, codec := range []producer.Compression{producer.CompressionNone, producer.CompressionGzip, producer.CompressionSnappy, producer.CompressionLZ4, producer.CompressionZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			const topic = "interop"
 			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, topic))
@@ -208,7 +207,7 @@ func TestKcatReadsEveryCodec(t *testing.T) {
 				t.Fatal(err)
 			}
 			compare(t, got, answers)
-			if m := p.Metrics(); codec != batch.None && m.CompressionRatio >= 1 {
+			if m := p.Metrics(); codec != producer.CompressionNone && m.CompressionRatio >= 1 {
 				t.Errorf("compression ratio %.2f: batches were not compressed", m.CompressionRatio)
 			}
 		})

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/partitioner"
 	"github.com/kprod/kprod/producer"

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/internal/interop"
 	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
@@ -82,7 +82,7 @@ func printable(rng *rand.Rand, n int) string {
 type roundTrip struct {
 	name  string
 	acks  producer.Acks
-	codec batch.Codec
+	codec producer.Compression
 	level int // batch.DefaultLevel for the codec's default
 }
 
@@ -93,22 +93,22 @@ type roundTrip struct {
 func TestRoundTrip(t *testing.T) {
 	k := cluster(t)
 	cases := []roundTrip{
-		{"acks=all/none", producer.AcksAll, batch.None, batch.DefaultLevel},
-		{"acks=all/gzip", producer.AcksAll, batch.Gzip, batch.DefaultLevel},
-		{"acks=all/gzip-1", producer.AcksAll, batch.Gzip, batch.GzipMinLevel},
-		{"acks=all/gzip-9", producer.AcksAll, batch.Gzip, batch.GzipMaxLevel},
-		{"acks=all/snappy", producer.AcksAll, batch.Snappy, batch.DefaultLevel},
-		{"acks=all/lz4", producer.AcksAll, batch.LZ4, batch.DefaultLevel},
-		{"acks=all/lz4-1", producer.AcksAll, batch.LZ4, batch.LZ4MinLevel},
-		{"acks=all/lz4-17", producer.AcksAll, batch.LZ4, batch.LZ4MaxLevel},
-		{"acks=all/zstd", producer.AcksAll, batch.Zstd, batch.DefaultLevel},
-		{"acks=all/zstd--5", producer.AcksAll, batch.Zstd, -5},
-		{"acks=all/zstd-1", producer.AcksAll, batch.Zstd, 1},
-		{"acks=all/zstd-22", producer.AcksAll, batch.Zstd, batch.ZstdMaxLevel},
-		{"acks=1/none", producer.AcksLeader, batch.None, batch.DefaultLevel},
-		{"acks=1/lz4", producer.AcksLeader, batch.LZ4, batch.DefaultLevel},
-		{"acks=0/none", producer.AcksNone, batch.None, batch.DefaultLevel},
-		{"acks=0/zstd", producer.AcksNone, batch.Zstd, batch.DefaultLevel},
+		{"acks=all/none", producer.AcksAll, producer.CompressionNone, batch.DefaultLevel},
+		{"acks=all/gzip", producer.AcksAll, producer.CompressionGzip, batch.DefaultLevel},
+		{"acks=all/gzip-1", producer.AcksAll, producer.CompressionGzip, batch.GzipMinLevel},
+		{"acks=all/gzip-9", producer.AcksAll, producer.CompressionGzip, batch.GzipMaxLevel},
+		{"acks=all/snappy", producer.AcksAll, producer.CompressionSnappy, batch.DefaultLevel},
+		{"acks=all/lz4", producer.AcksAll, producer.CompressionLZ4, batch.DefaultLevel},
+		{"acks=all/lz4-1", producer.AcksAll, producer.CompressionLZ4, batch.LZ4MinLevel},
+		{"acks=all/lz4-17", producer.AcksAll, producer.CompressionLZ4, batch.LZ4MaxLevel},
+		{"acks=all/zstd", producer.AcksAll, producer.CompressionZstd, batch.DefaultLevel},
+		{"acks=all/zstd--5", producer.AcksAll, producer.CompressionZstd, -5},
+		{"acks=all/zstd-1", producer.AcksAll, producer.CompressionZstd, 1},
+		{"acks=all/zstd-22", producer.AcksAll, producer.CompressionZstd, batch.ZstdMaxLevel},
+		{"acks=1/none", producer.AcksLeader, producer.CompressionNone, batch.DefaultLevel},
+		{"acks=1/lz4", producer.AcksLeader, producer.CompressionLZ4, batch.DefaultLevel},
+		{"acks=0/none", producer.AcksNone, producer.CompressionNone, batch.DefaultLevel},
+		{"acks=0/zstd", producer.AcksNone, producer.CompressionZstd, batch.DefaultLevel},
 	}
 	const partitions, n = 3, 60
 	// kcat (librdkafka) reads each topic too where it is installed; CI

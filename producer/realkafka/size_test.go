@@ -9,7 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
@@ -122,7 +122,7 @@ func TestMessageMaxBytes(t *testing.T) {
 	t.Run("compressed", func(t *testing.T) {
 		topic := kafkatest.TopicName(t)
 		k.CreateTopic(t, topic, 1, 1, map[string]string{"max.message.bytes": "10000"})
-		p := newProducer(t, k, producer.WithCompression(batch.Gzip))
+		p := newProducer(t, k, producer.WithCompression(producer.CompressionGzip))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		b := newBook(topic, producer.AcksAll)

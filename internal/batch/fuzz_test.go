@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 )
 
 // byteStream turns fuzz input into record fields; past its end it yields

@@ -1,8 +1,9 @@
 package batch
 
 // Header is one record header. Kafka header keys are never null; a nil
-// Value is written as null, an empty non-nil Value as empty.
-type Header struct {
+// Value is written as null, an empty non-nil Value as empty. An alias of an
+// unnamed struct, so the producer's public Header is the same type.
+type Header = struct {
 	Key   string
 	Value []byte
 }

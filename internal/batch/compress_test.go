@@ -12,7 +12,7 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 )
 
 func TestEveryCodecDecodesWithKmsg(t *testing.T) {

@@ -3,7 +3,7 @@ package batch_test
 import (
 	"fmt"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 )
 
 // A producer appends records to a partition's open batch, closes it with the

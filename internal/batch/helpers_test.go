@@ -15,7 +15,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 )
 
 // testCRCTable is an independent CRC-32C table: the tests never trust the

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/kprod/kprod/batch"
+	"github.com/kprod/kprod/internal/batch"
 )
 
 func TestParseCodec(t *testing.T) {
