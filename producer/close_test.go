@@ -142,18 +142,7 @@ func TestCloseDeadlineStalledBroker(t *testing.T) {
 		t.Fatalf("Close took %v with a 300ms context", took)
 	}
 	l.checkAnsweredOnce()
-	l.mu.Lock()
-	for id, err := range l.errs {
-		if !errors.Is(err, ErrClosed) {
-			l.mu.Unlock()
-			t.Fatalf("record %d: %v, want ErrClosed", id, err)
-		}
-	}
-	failed := len(l.errs)
-	l.mu.Unlock()
-	if failed != 6000 {
-		t.Fatalf("%d of 6000 records failed; the broker answered none", failed)
-	}
+	l.checkAllFailed(ErrClosed, 6000) // the broker answered none
 	close(release)
 	c.Close()
 	verify()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,16 +18,7 @@ import (
 // completerGoroutines counts the goroutines running the completer of any
 // producer, read from every goroutine's stack.
 func completerGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	return strings.Count(string(buf), "producer.(*completer).run(")
+	return strings.Count(string(allStacks()), "producer.(*completer).run(")
 }
 
 // TestCloseFromCallbackReturns calls Close from a record's callback (a
@@ -148,18 +138,7 @@ func TestCloseFromCallbackStalledBroker(t *testing.T) {
 	}
 	l.wait(5 * time.Second)
 	l.checkAnsweredOnce()
-	l.mu.Lock()
-	for id, err := range l.errs {
-		if !errors.Is(err, ErrClosed) {
-			l.mu.Unlock()
-			t.Fatalf("record %d: %v, want ErrClosed", id, err)
-		}
-	}
-	failed := len(l.errs)
-	l.mu.Unlock()
-	if failed != 3000 {
-		t.Fatalf("%d of 3000 records failed; the broker answered none", failed)
-	}
+	l.checkAllFailed(ErrClosed, 3000) // the broker answered none
 	close(release)
 	c.Close()
 	verify()

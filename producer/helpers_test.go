@@ -2,9 +2,11 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,6 +311,22 @@ func (l *ledger) checkLog(read []*kgo.Record) {
 	}
 }
 
+// checkAllFailed asserts that exactly want records failed, each with an
+// error matching target.
+func (l *ledger) checkAllFailed(target error, want int) {
+	l.t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, err := range l.errs {
+		if !errors.Is(err, target) {
+			l.t.Fatalf("record %d: %v, want %v", id, err, target)
+		}
+	}
+	if len(l.errs) != want {
+		l.t.Fatalf("%d of %d records failed; want all of them to fail with %v", len(l.errs), want, target)
+	}
+}
+
 // failed counts records answered with an error.
 func (l *ledger) failed() int {
 	l.mu.Lock()
@@ -384,4 +402,16 @@ func sendPaced(t testing.TB, p *Producer, l *ledger, topic string, n, partitions
 		p.Send(ctx, rec, l.callback(i))
 	}
 	l.wait(wait)
+}
+
+// allStacks is every goroutine's stack, as runtime.Stack prints them.
+func allStacks() []byte {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -532,15 +531,7 @@ func senderState(p *Producer) string {
 // dumpGoroutines writes every goroutine's stack to a file for a post-mortem
 // of a stall, and logs where.
 func dumpGoroutines(t *testing.T, why string) {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
+	buf := allStacks()
 	f, err := os.CreateTemp("", "kprod-storm-"+why+"-*.txt")
 	if err != nil {
 		t.Logf("goroutine dump: %v", err)

@@ -333,14 +333,11 @@ func (m *MockProducer) CommitTransaction(ctx context.Context) error {
 		return notTransactional()
 	}
 	m.mu.Lock()
-	if m.txm.State() != txn.Committing {
-		if err := m.txm.Transition(txn.Committing); err != nil {
-			m.mu.Unlock()
-			return err
-		}
-	}
-	waits := doneChans(m.txnRecords)
+	waits, err := m.enterLocked(txn.Committing)
 	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if err := waitAll(ctx, waits); err != nil {
 		return fmt.Errorf("%w: waiting for the transaction's records: %w", producer.ErrTxnTimeout, err)
 	}
@@ -362,13 +359,11 @@ func (m *MockProducer) AbortTransaction(ctx context.Context) error {
 		return notTransactional()
 	}
 	m.mu.Lock()
-	if m.txm.State() != txn.Aborting {
-		if err := m.txm.Transition(txn.Aborting); err != nil {
-			m.mu.Unlock()
-			return err
-		}
+	waits, err := m.enterLocked(txn.Aborting)
+	if err != nil {
+		m.mu.Unlock()
+		return err
 	}
-	waits := doneChans(m.txnRecords)
 	answers := m.abortLocked()
 	m.mu.Unlock()
 	m.deliver(answers)
@@ -765,6 +760,18 @@ func (m *MockProducer) deliverOne(a answer) {
 	if a.e.cb != nil {
 		a.e.cb(a.md, a.err)
 	}
+}
+
+// enterLocked moves the transaction to st, or keeps it there when an earlier
+// call that timed out left it in st, and returns what the transaction's
+// records will close when answered. Called with m.mu held.
+func (m *MockProducer) enterLocked(st txn.State) ([]chan struct{}, error) {
+	if m.txm.State() != st {
+		if err := m.txm.Transition(st); err != nil {
+			return nil, err
+		}
+	}
+	return doneChans(m.txnRecords), nil
 }
 
 func doneChans(es []*entry) []chan struct{} {
