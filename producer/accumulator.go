@@ -46,6 +46,9 @@ type partition struct {
 	// appends a producer's batches only in sequence order, so every batch
 	// before it is in the log.
 	ackedOrder uint64
+	// lastErr is why p's last attempt failed, until a batch is acknowledged:
+	// the cause a batch that expires without an attempt of its own reports.
+	lastErr error
 }
 
 // acknowledged notes that the broker acknowledged rb. Sender goroutine only.
@@ -53,7 +56,7 @@ func (p *partition) acknowledged(rb *recBatch) {
 	if !p.confirmed || rb.order > p.ackedOrder {
 		p.ackedOrder = rb.order
 	}
-	p.confirmed = true
+	p.confirmed, p.lastErr = true, nil
 }
 
 // provenWritten reports whether rb, a batch under the current epoch, must

@@ -71,5 +71,7 @@ func IsRetriable(err error) bool {
 		return true
 	}
 	var ke *kerr.Error
-	return errors.As(err, &ke) && ke.Retriable
+	// CONCURRENT_TRANSACTIONS is retriable in Kafka's own client (4.x);
+	// kerr's table says otherwise.
+	return errors.As(err, &ke) && (ke.Retriable || ke == kerr.ConcurrentTransactions)
 }

@@ -73,6 +73,7 @@ var faultMatrix = []faultRow{
 	{kerr.UnknownTopicID, true, "retry after a metadata refresh", retried},
 	{kerr.ThrottlingQuotaExceeded, true, "retry", retried},
 	{kerr.CoordinatorLoadInProgress, true, "retry (never sent on produce)", retried},
+	{kerr.ConcurrentTransactions, true, "retry (transactions v2: the partition's add raced another at the coordinator)", retried},
 	{kerr.BrokerNotAvailable, false, "fail the batch (ApiException; never sent on produce)", retried},
 	{kerr.UnknownProducerID, false, "bump the epoch locally, reset sequences, retry", resetThenWritten},
 	{kerr.OutOfOrderSequenceNumber, false, "fail the batch and bump the epoch (when it was the next expected batch)", resetThenWritten},

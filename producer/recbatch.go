@@ -32,6 +32,7 @@ type recBatch struct {
 	// ---- sender goroutine only ----
 	attempts int
 	retryAt  time.Time
+	lastErr  error // why the last attempt failed, for the delivery timeout's message
 	seq      int32 // base sequence, -1 until stamped
 	// maybeApplied: an attempt ended in a way that leaves open whether the
 	// broker wrote the batch (lost connection, timeout, an error raised

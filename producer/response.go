@@ -204,6 +204,7 @@ func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
 // retryLater queues rb to go again after a backoff, unless the producer is
 // stopping or rb is out of retries or time.
 func (s *sender) retryLater(rb *recBatch, err error, now time.Time) {
+	rb.lastErr, rb.part.lastErr = err, err
 	if ep := s.abortErr.Load(); ep != nil {
 		s.fail(rb, fmt.Errorf("%w (last error: %w)", *ep, err))
 		return
@@ -277,7 +278,9 @@ func retriable(err error) bool {
 	if errors.Is(err, wire.ErrClosed) || errors.Is(err, wire.ErrRequestTimeout) || errors.Is(err, wire.ErrNotReady) {
 		return true
 	}
-	return kerr.IsRetriable(err)
+	// CONCURRENT_TRANSACTIONS answers a transactions v2 Produce whose
+	// partition add raced another at the coordinator: nothing was written.
+	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions)
 }
 
 // mayHaveApplied reports errors after which the broker may have written the

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -239,7 +240,11 @@ func (s *sender) step(now time.Time) time.Duration {
 		}
 	}
 	for _, rb := range expired {
-		s.fail(rb, fmt.Errorf("%w: %d records expired after %v", ErrDeliveryTimeout, rb.numRecords(), s.cfg.deliveryTimeout))
+		err := fmt.Errorf("%w: %d records expired after %v", ErrDeliveryTimeout, rb.numRecords(), s.cfg.deliveryTimeout)
+		if cause := cmp.Or(rb.lastErr, rb.part.lastErr); cause != nil {
+			err = fmt.Errorf("%w (last error: %w)", err, cause)
+		}
+		s.fail(rb, err)
 	}
 	s.closeSealing()
 	if len(s.sealing) > 0 {

@@ -54,7 +54,10 @@ func Classify(err error, earlierUnresolved bool) Action {
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
 		errors.Is(err, kerr.InvalidProducerIDMapping):
 		return Fatal
-	case kerr.IsRetriable(err):
+	case kerr.IsRetriable(err), errors.Is(err, kerr.ConcurrentTransactions):
+		// CONCURRENT_TRANSACTIONS on Produce (transactions v2): the
+		// leader's implicit add of the partition raced another at the
+		// coordinator; the batch was not written and may go again.
 		return Retry
 	}
 	return Fail
