@@ -29,8 +29,9 @@ type ledger struct {
 // sent is one record sent and what became of it.
 type sent struct {
 	id         string
-	partition  int32 // pinned
-	seq        int   // send order over the whole ledger
+	partition  int32              // pinned
+	seq        int                // send order over the whole ledger
+	by         *producer.Producer // order is kept per producer and partition
 	sentAt     time.Time
 	answers    int
 	answeredAt time.Time
@@ -51,7 +52,7 @@ func (l *ledger) send(ctx context.Context, p *producer.Producer, partition int32
 	for i := range pad {
 		value = append(value, 'a'+byte(i%26))
 	}
-	s := &sent{id: id, partition: partition, sentAt: time.Now()}
+	s := &sent{id: id, partition: partition, sentAt: time.Now(), by: p}
 	l.mu.Lock()
 	s.seq = len(l.sent)
 	l.sent = append(l.sent, s)
@@ -119,7 +120,7 @@ type audit struct {
 	lost                []string // acknowledged, not in the log
 	misplaced           []string // acknowledged at a partition or offset where the log has another record
 	duplicates          []string // in the log more than once
-	outOfOrder          []string // in the log before a record sent earlier to the same partition
+	outOfOrder          []string // in the log before a record the same producer sent earlier to the same partition
 	failedInLog         []string // answered with an error, yet in the log
 	foreign             int      // records in the topic that are none of ours
 }
@@ -156,7 +157,11 @@ func (l *ledger) audit(recs []*kgo.Record) audit {
 	}
 	found := map[string][]where{}
 	at := map[where]string{}
-	lastSeq := map[int32]int{} // per partition: the send order of the last record of ours read
+	type stream struct {
+		by        *producer.Producer
+		partition int32
+	}
+	lastSeq := map[stream]int{} // the send order of the last record read of each producer and partition
 	for _, r := range recs {
 		id, _, _ := strings.Cut(string(r.Value), "|")
 		s, ok := l.byID[id]
@@ -171,10 +176,11 @@ func (l *ledger) audit(recs []*kgo.Record) audit {
 			a.duplicates = append(a.duplicates, id)
 			continue
 		}
-		if last, ok := lastSeq[r.Partition]; ok && s.seq < last {
+		st := stream{s.by, r.Partition}
+		if last, ok := lastSeq[st]; ok && s.seq < last {
 			a.outOfOrder = append(a.outOfOrder, id)
 		}
-		lastSeq[r.Partition] = max(lastSeq[r.Partition], s.seq)
+		lastSeq[st] = max(lastSeq[st], s.seq)
 	}
 	a.inLog = len(found)
 	for _, s := range l.sent {
