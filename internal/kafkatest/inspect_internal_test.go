@@ -62,7 +62,7 @@ func TestCheckSequences(t *testing.T) {
 		{BaseOffset: 5, Records: 1, ProducerID: 1, BaseSequence: 3},
 		{BaseOffset: 6, Records: 1, ProducerID: 1, BaseSequence: -1, Control: true},
 		{BaseOffset: 7, Records: 4, ProducerID: 1, ProducerEpoch: 1, BaseSequence: 0}, // a new epoch starts at 0
-		{BaseOffset: 11, Records: 2, ProducerID: -1, BaseSequence: -1},               // not idempotent
+		{BaseOffset: 11, Records: 2, ProducerID: -1, BaseSequence: -1},                // not idempotent
 	}
 	if msg := CheckSequences(ok); msg != "" {
 		t.Fatalf("%s", msg)
