@@ -12,6 +12,7 @@
 // Clusters come from a kafkatest.Shared: the three-broker cluster for the
 // tests in idempotence_test.go, replicas_test.go and the transactions v2
 // tests, then a one-node cluster formatted with transaction.version=0 for
-// the classic flow. Without the jars every test skips with one line naming
-// kafka/fetch.sh; under CI they fail instead.
+// the classic flow. The tests named ...Kfake run the same checks on kfake,
+// to show where it differs. Without the jars every real-Kafka test skips
+// with one line naming kafka/fetch.sh; under CI they fail instead.
 package exactlyonce

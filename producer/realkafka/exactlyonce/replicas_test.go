@@ -188,3 +188,23 @@ func waitFor(t *testing.T, l *ledger, keep func(*sent) bool, n int, d time.Durat
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestNotEnoughReplicasKfake is the first step of TestNotEnoughReplicas on
+// kfake: three brokers, min.insync.replicas=3, one broker stopped. kfake
+// keeps no ISR, so it takes the acks=all record that real Kafka refuses
+// with NOT_ENOUGH_REPLICAS (README, "Testing against real Kafka"). Should
+// kfake learn ISRs, this test says so.
+func TestNotEnoughReplicasKfake(t *testing.T) {
+	f := kafkatest.NewFake(t, 3)
+	topic := kafkatest.TopicName(t)
+	f.CreateTopic(t, topic, 3, 3, map[string]string{"min.insync.replicas": "3"})
+	f.StopBroker(t, f.BrokerIDs()[0])
+	p := newProducer(t, f, producer.WithDeliveryTimeout(6*time.Second), producer.WithRequestTimeout(3*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	md, err := p.SendSync(ctx, &producer.Record{Topic: topic, Value: []byte("v")})
+	if err != nil {
+		t.Fatalf("kfake refused an acks=all record with a broker down and min.insync.replicas=3 (%v): it now checks ISRs; update the README's list of differences", err)
+	}
+	t.Logf("kfake acknowledged the record at %d/%d with one of three brokers stopped and min.insync.replicas=3", md.Partition, md.Offset)
+}
