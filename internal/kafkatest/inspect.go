@@ -270,9 +270,11 @@ func CheckSequences(bs []Batch) string {
 }
 
 // CommittedOffsets reads the offsets group committed for topic, partition
-// by partition (-1 for none, also for a group that does not exist), asking the group coordinator with OffsetFetch
-// for stable offsets only (so a transaction still open fails rather than
-// showing a position it may not keep).
+// by partition (-1 for none, also for a group that does not exist), asking
+// the group coordinator with OffsetFetch for stable offsets only: while a
+// transaction that commits offsets is open, or while the coordinator is
+// not ready (a fresh cluster creates its offsets topic on the first group
+// request), it asks again, for up to 30 s.
 func CommittedOffsets(t testing.TB, c Cluster, group, topic string, nparts int32) []int64 {
 	t.Helper()
 	cl, err := newAdmin(liveAddrs(c))
@@ -286,6 +288,22 @@ func CommittedOffsets(t testing.TB, c Cluster, group, topic string, nparts int32
 	if err != nil {
 		t.Fatal(err)
 	}
+	for {
+		out, err := fetchOffsets(ctx, cl, group, topic, id, nparts)
+		if err == nil {
+			return out
+		}
+		if !kerr.IsRetriable(err) || ctx.Err() != nil {
+			t.Fatalf("kafkatest: OffsetFetch %s: %v", group, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func fetchOffsets(ctx context.Context, cl *kgo.Client, group, topic string, id [16]byte, nparts int32) ([]int64, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.RequireStable = true
 	rg := kmsg.NewOffsetFetchRequestGroup()
@@ -302,7 +320,7 @@ func CommittedOffsets(t testing.TB, c Cluster, group, topic string, nparts int32
 	req.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: topic, Partitions: rt.Partitions}}
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		t.Fatalf("kafkatest: OffsetFetch %s: %v", group, err)
+		return nil, err
 	}
 	out := make([]int64, nparts)
 	for i := range out {
@@ -313,12 +331,12 @@ func CommittedOffsets(t testing.TB, c Cluster, group, topic string, nparts int32
 			continue // kfake's answer for a group that committed nothing
 		}
 		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
-			t.Fatalf("kafkatest: OffsetFetch %s: %v", group, err)
+			return nil, err
 		}
 		for _, gt := range g.Topics {
 			for _, p := range gt.Partitions {
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					t.Fatalf("kafkatest: OffsetFetch %s %s/%d: %v", group, gt.Topic, p.Partition, err)
+					return nil, fmt.Errorf("%s/%d: %w", gt.Topic, p.Partition, err)
 				}
 				if (gt.Topic == topic || gt.TopicID == id) && p.Partition >= 0 && p.Partition < nparts {
 					out[p.Partition] = p.Offset
@@ -326,5 +344,5 @@ func CommittedOffsets(t testing.TB, c Cluster, group, topic string, nparts int32
 			}
 		}
 	}
-	return out
+	return out, nil
 }
