@@ -25,7 +25,8 @@
 // partitions kprod's partitioner must match. [Partitions] and [Leader] say
 // who leads what (to kill the leader of a partition being written), and a
 // [RequestLog] given to a client as its dialer records the request versions
-// it sends.
+// it sends; a [LossyDialer] loses chosen answers after the broker did the
+// work, as a network fault would.
 //
 // A package whose tests share real clusters takes them from a [Shared]:
 // one runs at a time, replaced only when a test asks for another shape.

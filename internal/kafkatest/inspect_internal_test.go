@@ -1,6 +1,11 @@
 package kafkatest
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"reflect"
@@ -143,4 +148,61 @@ func dedupSorted(vs []int16) []int16 {
 		}
 	}
 	return out
+}
+
+// TestLossyDialer: a broker that answers each request with a frame holding
+// its sequence number; the third Produce's answer must never reach the
+// client, every answer before it must, and the connection must end there.
+func TestLossyDialer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var head [8]byte
+		for i := byte(0); ; i++ {
+			if _, err := io.ReadFull(c, head[:]); err != nil {
+				return
+			}
+			size := int(binary.BigEndian.Uint32(head[:4]))
+			if _, err := io.CopyN(io.Discard, c, int64(size-4)); err != nil {
+				return
+			}
+			if _, err := c.Write([]byte{0, 0, 0, 1, i}); err != nil {
+				return
+			}
+		}
+	}()
+	d := &LossyDialer{Key: 0, Every: 3}
+	c, err := d.Dial(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frame := func(key int16) []byte {
+		return []byte{0, 0, 0, 6, byte(key >> 8), byte(key), 0, 9, 0xaa, 0xbb}
+	}
+	// Produce, Metadata, Produce, Produce (lost), Produce.
+	for _, key := range []int16{0, 3, 0, 0, 0} {
+		if _, err := c.Write(frame(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := io.ReadAll(c)
+	if !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read ended with %v, want net.ErrClosed", err)
+	}
+	want := []byte{0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 2}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %v, want the first three answers %v", got, want)
+	}
+	if d.Dropped() != 1 {
+		t.Fatalf("%d answers dropped, want 1", d.Dropped())
+	}
 }

@@ -21,6 +21,8 @@ import (
 type RequestLog struct {
 	mu     sync.Mutex
 	counts map[keyVersion]int
+	order  []int16 // keys in the order written; kept for LossyDialer only
+	keep   bool
 }
 
 type keyVersion struct{ key, version int16 }
@@ -42,6 +44,23 @@ func (l *RequestLog) add(key, version int16) {
 		l.counts = map[keyVersion]int{}
 	}
 	l.counts[keyVersion{key, version}]++
+	if l.keep {
+		l.order = append(l.order, key)
+	}
+}
+
+// total is how many request headers were read (with keep set).
+func (l *RequestLog) total() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.order)
+}
+
+// keyAt is the key of the i-th request read (with keep set).
+func (l *RequestLog) keyAt(i int) int16 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.order[i]
 }
 
 // Versions returns, for each request key sent, the versions it was sent at
@@ -128,5 +147,140 @@ func (c *loggedConn) scan(p []byte) {
 		c.log.add(key, version)
 		c.have = 0
 		c.skip = max(size-4, 0) // the size counts the key and version
+	}
+}
+
+// LossyDialer dials the broker and loses answers: of the requests of key
+// Key, every Every-th one is written and done by the broker, but its
+// response is never read — the connection is closed the moment that
+// response arrives, after every earlier response was passed on. The client
+// sees a connection that died after its request left: the request may or
+// may not have been done, as after a real network fault, except that here
+// it always was. For clients that expect a response to every request of
+// Key (not Produce with acks=0); plaintext only.
+type LossyDialer struct {
+	Key   int16
+	Every int
+
+	mu      sync.Mutex
+	n       int // requests of Key written
+	dropped int
+}
+
+// Dropped is how many responses were lost so far.
+func (d *LossyDialer) Dropped() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dropped
+}
+
+// Dial dials addr through a connection that loses answers.
+func (d *LossyDialer) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	lc := &lossyConn{Conn: c, d: d}
+	lc.reqs.log = &RequestLog{keep: true}
+	lc.reqs.Conn = c
+	return lc, nil
+}
+
+// doomed counts a request of key written and says whether its response is
+// to be lost.
+func (d *LossyDialer) doomed(key int16) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if key != d.Key || d.Every <= 0 {
+		return false
+	}
+	d.n++
+	if d.n%d.Every != 0 {
+		return false
+	}
+	d.dropped++
+	return true
+}
+
+// lossyConn passes requests through while noting, in order, which ones
+// lose their response; responses come back in request order on a
+// connection, so the reader knows which response is which.
+type lossyConn struct {
+	net.Conn
+	d    *LossyDialer
+	reqs loggedConn // parses the request headers written
+
+	mu    sync.Mutex
+	fates []bool // per request written and not yet answered: lose the response?
+	seen  int    // request headers accounted for in fates
+
+	in   []byte // bytes read from the broker, not yet split into responses
+	out  []byte // whole responses to hand to the reader
+	dead bool   // a response was lost: the connection is closed
+}
+
+func (c *lossyConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	dead := c.dead
+	c.mu.Unlock()
+	if dead {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Write(p)
+	c.reqs.scan(p[:n])
+	c.mu.Lock()
+	for c.seen < c.reqs.log.total() {
+		c.fates = append(c.fates, c.d.doomed(c.reqs.log.keyAt(c.seen)))
+		c.seen++
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *lossyConn) Read(p []byte) (int, error) {
+	for {
+		c.mu.Lock()
+		if len(c.out) > 0 {
+			n := copy(p, c.out)
+			c.out = c.out[n:]
+			c.mu.Unlock()
+			return n, nil
+		}
+		if c.dead {
+			c.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		c.mu.Unlock()
+		buf := make([]byte, max(len(p), 4096))
+		n, err := c.Conn.Read(buf)
+		c.mu.Lock()
+		c.in = append(c.in, buf[:n]...)
+		for len(c.in) >= 4 && !c.dead {
+			size := int(binary.BigEndian.Uint32(c.in[:4]))
+			if len(c.in) < 4+size {
+				break
+			}
+			lose := len(c.fates) > 0 && c.fates[0]
+			if len(c.fates) > 0 {
+				c.fates = c.fates[1:]
+			}
+			if lose {
+				c.dead = true
+				c.Conn.Close()
+				break
+			}
+			c.out = append(c.out, c.in[:4+size]...)
+			c.in = c.in[4+size:]
+		}
+		c.mu.Unlock()
+		if err != nil {
+			c.mu.Lock()
+			pending := len(c.out) > 0
+			c.mu.Unlock()
+			if !pending {
+				return 0, err
+			}
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
@@ -212,4 +214,51 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestLostProduceResponses: the brokers write every batch, but every 7th
+// Produce answer is lost with its connection (kafkatest.LossyDialer), as
+// after a network fault. The idempotent producer cannot know whether those
+// batches were written and resends them under their sequence numbers; the
+// brokers recognise them and answer with the offsets they were written at.
+// Every record is answered once without error, at the offset where it is,
+// and is in the log once, in send order; the sequences are contiguous.
+func TestLostProduceResponses(t *testing.T) {
+	k := three(t)
+	const partitions, n = 3, 20000
+	topic := kafkatest.TopicName(t)
+	k.CreateTopic(t, topic, partitions, 3, map[string]string{"min.insync.replicas": "2"})
+	lossy := &kafkatest.LossyDialer{Key: int16(kmsg.Produce), Every: 7}
+	p := newProducer(t, k, producer.WithDialer(lossy.Dial), producer.WithLinger(2*time.Millisecond),
+		producer.WithBatchSize(4096), producer.WithReconnectBackoff(10*time.Millisecond, 100*time.Millisecond))
+	l := newLedger(topic)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for i := range n {
+		l.send(ctx, p, int32(i%partitions), fmt.Sprintf("r%06d", i), 100)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.wait(t, time.Minute)
+	recs, ends := readAll(t, k, topic, partitions)
+	a := l.audit(recs)
+	m := p.Metrics()
+	t.Logf("%d Produce answers lost; %v", lossy.Dropped(), a)
+	t.Logf("producer: %d produce requests, %d records retried, %d producer id/epoch resets", m.RequestsSent, m.RecordsRetried, m.ProducerIDResets)
+	if !a.clean() || a.failed > 0 || a.acked != n {
+		t.Errorf("the log is not what the producer answered: %v", a)
+	}
+	var total int64
+	for _, e := range ends {
+		total += e
+	}
+	if total != n {
+		t.Errorf("the partitions end at %v: %d offsets for %d records", ends, total, n)
+	}
+	batches, sessions := checkBatches(t, k, topic, partitions)
+	t.Logf("%d batches in the log, from producer id/epoch %v", batches, keys(sessions))
+	if lossy.Dropped() == 0 || m.RecordsRetried == 0 {
+		t.Errorf("no answer lost (%d) or no record retried (%d): the test did not test", lossy.Dropped(), m.RecordsRetried)
+	}
 }
