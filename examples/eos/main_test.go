@@ -59,8 +59,12 @@ func setup(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, context.Context) {
 	return c, ctx
 }
 
+// brokers is what the helpers below need of a cluster: a *kfake.Cluster,
+// or real Kafka through kafkaBrokers (kafka_test.go).
+type brokers interface{ ListenAddrs() []string }
+
 // testConfig is an instance of the pipeline on c.
-func testConfig(c *kfake.Cluster, txnID string) config {
+func testConfig(c brokers, txnID string) config {
 	cfg := config{brokers: c.ListenAddrs(), input: inTopic, output: outTopic, group: "eos", txnID: txnID, maxPerTxn: 200}
 	if os.Getenv("EOS_TEST_LOG") != "" {
 		cfg.log = os.Stderr
@@ -297,7 +301,7 @@ func TestRefusedRecordIsNeverSkipped(t *testing.T) {
 
 // fence starts and closes a producer with txnID, which aborts whatever
 // transaction a dead instance left open.
-func fence(ctx context.Context, t *testing.T, c *kfake.Cluster, txnID string) {
+func fence(ctx context.Context, t *testing.T, c brokers, txnID string) {
 	t.Helper()
 	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithTransactionalID(txnID))
 	if err != nil {
@@ -313,7 +317,7 @@ func fence(ctx context.Context, t *testing.T, c *kfake.Cluster, txnID string) {
 // by partition: the same sequence numbers in the same order (so none is
 // missing, none doubled, none reordered), each upper-cased, each in the
 // output partition of the same number as its input partition.
-func checkExactlyOnce(ctx context.Context, t *testing.T, c *kfake.Cluster) {
+func checkExactlyOnce(ctx context.Context, t *testing.T, c brokers) {
 	t.Helper()
 	in := readTopic(ctx, t, c, inTopic, kgo.ReadUncommitted())
 	out := readTopic(ctx, t, c, outTopic, kgo.ReadCommitted())
@@ -397,7 +401,7 @@ func countAll(m map[int32][]*kgo.Record) int {
 // one, and reaching the high watermark is how the reader knows it has
 // everything. With read_committed that needs every transaction decided, so
 // a transaction left open fails the test.
-func readTopic(ctx context.Context, t *testing.T, c *kfake.Cluster, topic string, iso kgo.IsolationLevel) map[int32][]*kgo.Record {
+func readTopic(ctx context.Context, t *testing.T, c brokers, topic string, iso kgo.IsolationLevel) map[int32][]*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())

@@ -16,10 +16,20 @@
 // missing jar is a failure.
 //
 // What a test wrote is read back by readers that share no code with kprod:
-// franz-go's kgo consumer ([ReadRecords], read_committed on request) and,
-// where the jars are present, Java's console consumer ([ConsoleConsume]).
+// franz-go's kgo consumer ([ReadRecords], read_committed on request), raw
+// Fetch requests that return the batch headers as the broker stored them
+// ([Batches]; [CheckSequences] checks their sequence numbers), OffsetFetch
+// for a group's committed offsets ([CommittedOffsets]) and, where the jars
+// are present, Java's console consumer ([ConsoleConsume]).
 // [ConsoleProduce] writes keyed records with Java's console producer, whose
-// partitions kprod's partitioner must match.
+// partitions kprod's partitioner must match. [Partitions] and [Leader] say
+// who leads what (to kill the leader of a partition being written), and a
+// [RequestLog] given to a client as its dialer records the request versions
+// it sends; a [LossyDialer] loses chosen answers after the broker did the
+// work, as a network fault would.
+//
+// A package whose tests share real clusters takes them from a [Shared]:
+// one runs at a time, replaced only when a test asks for another shape.
 //
 // Every process this package starts is ended by its pid — on Close, on a
 // test's cleanup, or by the kernel if the test binary dies first (the next

@@ -585,3 +585,31 @@ func (k *Kafka) teardown() {
 	}
 	os.RemoveAll(k.root)
 }
+
+// Down lists the nodes that are not running (stopped, killed, or exited).
+func (k *Kafka) Down() []int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var ids []int32
+	for _, n := range k.nodes {
+		if n.proc == nil || n.proc.exited() {
+			ids = append(ids, n.id)
+		}
+	}
+	return ids
+}
+
+// WaitInSync waits until every running broker's metadata shows each
+// partition of topic led and with replication replicas in its ISR (0: as
+// many as the topic's default), e.g. after a restarted broker caught up.
+func (k *Kafka) WaitInSync(t testing.TB, topic string, partitions int32, replication int16) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	replication = defaultReplication(replication, k.cfg.Brokers)
+	for _, addr := range k.runningAddrs() {
+		if err := waitTopic(ctx, addr, topic, partitions, replication); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

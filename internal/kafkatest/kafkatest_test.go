@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -113,6 +114,7 @@ func exercise(t *testing.T, c kafkatest.Cluster, console bool) {
 	if console {
 		checkSame(t, "console consumer", want, kafkatest.ConsoleConsume(t, c.Addrs(), topic, len(want), kafkatest.ConsoleOptions{}))
 	}
+	checkInspect(t, c, topic)
 
 	// The first broker: kfake's controller is its last one, which it
 	// cannot stop (see Fake.StopBroker).
@@ -130,6 +132,71 @@ func exercise(t *testing.T, c kafkatest.Cluster, console bool) {
 	produceKgo(t, c.Addrs(), more)
 	if got := kafkatest.ReadRecords(t, c.Addrs(), topic, len(want)+1, kafkatest.ReadOptions{}); len(got) != len(want)+1 {
 		t.Fatalf("read %d records after the restarts, want %d", len(got), len(want)+1)
+	}
+}
+
+// checkInspect reads topic (two partitions, two records each, written by
+// kgo's idempotent producer) with the inspection helpers: its partitions
+// and leaders, its batch headers with their sequence numbers, and offsets a
+// group committed.
+func checkInspect(t *testing.T, c kafkatest.Cluster, topic string) {
+	ps := kafkatest.Partitions(t, c, topic)
+	if len(ps) != 2 {
+		t.Fatalf("Partitions: %+v", ps)
+	}
+	for _, p := range ps {
+		if p.Leader < 0 || !slices.Contains(p.ISR, p.Leader) || kafkatest.Leader(t, c, topic, p.Partition) != p.Leader {
+			t.Fatalf("partition %+v: leader %d", p, kafkatest.Leader(t, c, topic, p.Partition))
+		}
+		bs := kafkatest.Batches(t, c, topic, p.Partition)
+		records := int32(0)
+		for _, b := range bs {
+			if b.ProducerID < 0 || b.Transactional || b.Control {
+				t.Errorf("partition %d: batch %+v, want an idempotent data batch", p.Partition, b)
+			}
+			records += b.Records
+		}
+		if records != 2 {
+			t.Errorf("partition %d: batches %+v hold %d records, want 2", p.Partition, bs, records)
+		}
+		if msg := kafkatest.CheckSequences(bs); msg != "" {
+			t.Errorf("partition %d: %s", p.Partition, msg)
+		}
+	}
+	group := topic + ".group"
+	if got := kafkatest.CommittedOffsets(t, c, group, topic, 2); !slices.Equal(got, []int64{-1, -1}) {
+		t.Fatalf("offsets of a group that committed none: %v", got)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = group, -1 // a simple (groupless) commit
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic, rt.TopicID = topic, kafkatest.TopicID(t, c, topic) // v10+ names topics by id
+	for p, o := range []int64{1, 2} {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = int32(p), o
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				t.Fatalf("OffsetCommit v%d %s/%d: %v", req.Version, rt.Topic, rp.Partition, err)
+			}
+		}
+	}
+	if got := kafkatest.CommittedOffsets(t, c, group, topic, 2); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("committed offsets %v, want [1 2]", got)
 	}
 }
 
