@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -118,10 +117,7 @@ func TestNotEnoughReplicas(t *testing.T) {
 		if len(c) == 0 {
 			return
 		}
-		msg := fmt.Sprintf("PRODUCER BUG: %d of %d records expired in their partition's queue with ErrDeliveryTimeout but without the NOT_ENOUGH_REPLICAS their leader answered to every attempt, e.g. %s", len(c), n, c[0])
-		if os.Getenv("KPROD_KNOWN_BUGS") == "" {
-			t.Skip(msg + " (KPROD_KNOWN_BUGS=1 fails instead)")
-		}
+		msg := fmt.Sprintf("%d of %d records expired in their partition's queue with ErrDeliveryTimeout but without the NOT_ENOUGH_REPLICAS their leader answered to every attempt, e.g. %s", len(c), n, c[0])
 		t.Error(msg)
 	})
 	isShort := func(s *sent) bool { return strings.HasPrefix(s.id, "short-") || strings.HasPrefix(s.id, "tiny-") }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -636,11 +635,8 @@ func checkConcurrentAdds(t *testing.T, k kafkatest.Cluster, reqs *kafkatest.Requ
 	checkVisible(t, "kgo read_committed", l, foundKgo(got), isCommitted)
 	t.Logf("%d of %d transactions committed; %d records failed with CONCURRENT_TRANSACTIONS", len(committed), txns, len(causes))
 	if len(failures) > 0 {
-		msg := fmt.Sprintf("PRODUCER BUG: %d of %d transactions could not commit: %d records failed with CONCURRENT_TRANSACTIONS, which the producer does not retry (Kafka 4.4's Java client does); e.g. %s",
+		msg := fmt.Sprintf("%d of %d transactions could not commit: %d records failed with CONCURRENT_TRANSACTIONS, which the producer does not retry (Kafka 4.4's Java client does); e.g. %s",
 			len(failures), txns, len(causes), failures[0])
-		if os.Getenv("KPROD_KNOWN_BUGS") == "" {
-			t.Skip(msg + " (KPROD_KNOWN_BUGS=1 fails instead)")
-		}
 		t.Error(msg)
 	}
 }
