@@ -2,9 +2,7 @@ package realkafka_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -56,24 +54,8 @@ func cluster(t *testing.T) *kafkatest.Kafka {
 	return shared
 }
 
-// newProducer builds a producer on the cluster, closed with the test. With
-// KPROD_TEST_DEBUG set it logs at debug level to standard error.
+// newProducer builds a producer on the cluster, closed with the test.
 func newProducer(t *testing.T, k kafkatest.Cluster, opts ...producer.Opt) *producer.Producer {
 	t.Helper()
-	base := []producer.Opt{producer.WithBrokers(k.Addrs()...)}
-	if os.Getenv("KPROD_TEST_DEBUG") != "" {
-		base = append(base, producer.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	}
-	p, err := producer.New(append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil && !errors.Is(err, producer.ErrClosed) {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return p
+	return kafkatest.NewProducer(t, k, opts...)
 }

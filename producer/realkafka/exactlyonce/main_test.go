@@ -1,12 +1,8 @@
 package exactlyonce_test
 
 import (
-	"context"
-	"errors"
-	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
@@ -39,24 +35,8 @@ func classic(t *testing.T) *kafkatest.Kafka {
 // other nodes.
 const controller = 1
 
-// newProducer builds a producer on the cluster, closed with the test. With
-// KPROD_TEST_DEBUG set it logs at debug level to standard error.
+// newProducer builds a producer on the cluster, closed with the test.
 func newProducer(t *testing.T, k kafkatest.Cluster, opts ...producer.Opt) *producer.Producer {
 	t.Helper()
-	base := []producer.Opt{producer.WithBrokers(k.Addrs()...)}
-	if os.Getenv("KPROD_TEST_DEBUG") != "" {
-		base = append(base, producer.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	}
-	p, err := producer.New(append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil && !errors.Is(err, producer.ErrClosed) && !errors.Is(err, producer.ErrFenced) {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return p
+	return kafkatest.NewProducer(t, k, opts...)
 }
