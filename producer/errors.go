@@ -70,8 +70,14 @@ func IsRetriable(err error) bool {
 	if errors.Is(err, ErrDeliveryTimeout) || errors.Is(err, ErrMaxBlock) {
 		return true
 	}
+	return brokerRetriable(err)
+}
+
+// brokerRetriable reports whether err carries a broker error code that may
+// go away by sending again. CONCURRENT_TRANSACTIONS is retriable in Kafka's
+// own client (4.x, where transactions v2 answers it on Produce); kerr's
+// table says otherwise.
+func brokerRetriable(err error) bool {
 	var ke *kerr.Error
-	// CONCURRENT_TRANSACTIONS is retriable in Kafka's own client (4.x);
-	// kerr's table says otherwise.
 	return errors.As(err, &ke) && (ke.Retriable || ke == kerr.ConcurrentTransactions)
 }

@@ -278,9 +278,7 @@ func retriable(err error) bool {
 	if errors.Is(err, wire.ErrClosed) || errors.Is(err, wire.ErrRequestTimeout) || errors.Is(err, wire.ErrNotReady) {
 		return true
 	}
-	// CONCURRENT_TRANSACTIONS answers a transactions v2 Produce whose
-	// partition add raced another at the coordinator: nothing was written.
-	return kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions)
+	return brokerRetriable(err)
 }
 
 // mayHaveApplied reports errors after which the broker may have written the
