@@ -12,113 +12,18 @@ import (
 	"github.com/kprod/kprod/partitioner"
 )
 
-// partition is one topic partition's queue of batches: the open batch that
-// Send appends to, then sealed batches waiting for the sender, oldest first.
-type partition struct {
-	topic string
-	id    int32
-	tp    *topicParts
-
-	mu        sync.Mutex
-	open      *recBatch   // guarded by mu
-	queue     []*recBatch // sealed or sealing batches by order; guarded by mu
-	urgent    bool        // a synchronous send waits on the open batch; guarded by mu
-	nextOrder uint64      // guarded by mu
-
-	// The sender writes the fields below on every request; keeping them off
-	// the cache line of mu and open spares the appending goroutine a cache
-	// miss per record.
-	_ [64]byte
-
-	// ---- sender goroutine only ----
-	// sent holds the batches of this partition in flight, in the order they
-	// went out: the sender's own count, which drops only once it has handled
-	// an answer (a connection frees its slot earlier, when it reads one).
-	sent    []*recBatch
-	nextSeq int32 // next base sequence (idempotence)
-	// confirmed: a batch of the current producer id and epoch was
-	// acknowledged here. Until then one batch goes at a time, because a
-	// broker with no state for the producer may accept any first sequence,
-	// and a later batch could land before an earlier one that failed.
-	confirmed bool
-	// ackedOrder is the order of the latest batch acknowledged under the
-	// current producer id and epoch (meaningful once confirmed). A broker
-	// appends a producer's batches only in sequence order, so every batch
-	// before it is in the log.
-	ackedOrder uint64
-	// lastErr is why p's last attempt failed, until a batch is acknowledged:
-	// the cause a batch that expires without an attempt of its own reports.
-	lastErr error
-}
-
-// acknowledged notes that the broker acknowledged rb. Sender goroutine only.
-func (p *partition) acknowledged(rb *recBatch) {
-	if !p.confirmed || rb.order > p.ackedOrder {
-		p.ackedOrder = rb.order
-	}
-	p.confirmed, p.lastErr = true, nil
-}
-
-// provenWritten reports whether rb, a batch under the current epoch, must
-// be in the log because a later batch of p was acknowledged. Sender
-// goroutine only.
-func (p *partition) provenWritten(rb *recBatch) bool {
-	return p.confirmed && rb.seq >= 0 && p.ackedOrder > rb.order
-}
-
-// inflight is how many batches of p are in flight. Sender goroutine only.
-func (p *partition) inflight() int { return len(p.sent) }
-
-// resendInFlight reports whether a batch of p that went out before is in
-// flight again. Sender goroutine only.
-func (p *partition) resendInFlight() bool {
-	for _, rb := range p.sent {
-		if rb.sends > 1 {
-			return true
-		}
-	}
-	return false
-}
-
-// answered removes rb from p's batches in flight. Sender goroutine only.
-func (p *partition) answered(rb *recBatch) {
-	for i, q := range p.sent {
-		if q == rb {
-			copy(p.sent[i:], p.sent[i+1:])
-			p.sent[len(p.sent)-1] = nil
-			p.sent = p.sent[:len(p.sent)-1]
-			return
-		}
-	}
-}
-
-// popHead removes the first queued batch. Short queues shift down so the
-// slice keeps the start of its array and later appends reuse it (slicing
-// off the front would make every append after a drain reallocate); long
-// ones are sliced. Called with mu held.
-func (p *partition) popHead() {
-	n := len(p.queue)
-	if n > 32 {
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-		return
-	}
-	copy(p.queue, p.queue[1:])
-	p.queue[n-1] = nil
-	p.queue = p.queue[:n-1]
-}
-
-// topicParts holds a topic's partitions, grown when the partition count
-// grows, and its sticky partitioner state: one lookup by name per Send.
-type topicParts struct {
-	name   string
-	ratio  atomic.Uint64 // compression ratio estimate, float64 bits (written bytes / raw bytes)
-	parts  atomic.Pointer[[]*partition]
-	sticky *partitioner.StickyTopic // nil with a custom partitioner
-}
-
-// accumulator is the RecordAccumulator: callers append records into the open
-// batch of their partition; the sender seals and drains batches.
+// accumulator is the RecordAccumulator: callers append records into the
+// open batch of their partition, and the sender takes closed batches out of
+// the queues. It owns every partition's queue and its lock (no other file
+// takes a partition's mu); the sender asks it for what is due, ready and
+// expired, and hands back what must be retried.
+//
+// A batch's life, in the words used throughout the package: open (taking
+// appends; p.open) → closed (no more appends; queued, waiting for the
+// sender to finish it) → finished (compressed, header written: it may go
+// out) → in flight (in a produce request; p.sent) → done (answered, its
+// callbacks queued). A retry puts an in-flight batch back into the queue,
+// finished.
 type accumulator struct {
 	cfg    *config
 	sticky *partitioner.Sticky // nil with a custom partitioner
@@ -133,18 +38,14 @@ type accumulator struct {
 	closed   atomic.Bool  // no more appends
 	flushing atomic.Int32 // Flush calls in progress: every batch is ready
 
-	genMu      sync.Mutex
-	gen        uint64           // guarded by genMu
-	unfinished map[uint64]int   // batches not yet answered, by flush generation; guarded by genMu
-	genChanged chan struct{}    // closed and replaced when unfinished shrinks while someone waits; guarded by genMu
-	genWaiters int              // Flush calls waiting on genChanged; guarded by genMu
-	clock      func() time.Time // time.Now; a field so tests can see the same clock
-	spare      spareBatches
+	flushes *flushGens
+	clock   func() time.Time // time.Now; a field so tests can see the same clock
+	spare   spareBatches
 }
 
 func newAccumulator(cfg *config, pool *bufferPool, comp *batch.Compressor, sticky *partitioner.Sticky, wake func()) *accumulator {
 	a := &accumulator{cfg: cfg, pool: pool, comp: comp, sticky: sticky, wake: wake,
-		unfinished: make(map[uint64]int), genChanged: make(chan struct{}), clock: time.Now}
+		flushes: newFlushGens(), clock: time.Now}
 	a.spare.limit = int(min(cfg.bufferMemory/int64(max(cfg.batchSize, 1024)), 4096))
 	m := make(map[string]*topicParts)
 	a.topics.Store(&m)
@@ -244,7 +145,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 		if res, ok := a.tryAppendLocked(p, rb, r); ok {
 			return res, nil // unlocked by tryAppendLocked
 		}
-		a.sealLocked(p, rb)
+		a.closeLocked(p, rb)
 		p.mu.Unlock()
 		a.wake()
 	} else {
@@ -271,9 +172,9 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 			a.pool.release(buf, need)
 			return res, nil
 		}
-		a.sealLocked(p, rb)
+		a.closeLocked(p, rb)
 	}
-	rb := a.newRecBatch(p, buf, need, a.clock(), a.currentGen())
+	rb := a.newRecBatch(p, buf, need, a.clock(), a.flushes.join())
 	rb.limit = limit
 	if want := limit/max(batch.EstimateSize(r.key, r.val, r.headers), 1) + 1; cap(rb.recs) < want {
 		// Room for as many records like this one as the batch can hold: the
@@ -289,7 +190,7 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 }
 
 // tryAppendLocked appends r to rb if it fits, then unlocks p.mu and returns
-// true; a batch that can take no record of the same size again is sealed
+// true; a batch that can take no record of the same size again is closed
 // right away so it need not wait for linger. Without room it returns false
 // with p.mu still held.
 func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs) (appendResult, bool) {
@@ -307,7 +208,7 @@ func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs)
 	}
 	full := rb.b.Len()+size > limit
 	if full {
-		a.sealLocked(p, rb)
+		a.closeLocked(p, rb)
 	}
 	p.mu.Unlock()
 	if full || r.urgent {
@@ -317,77 +218,33 @@ func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs)
 	return res, true
 }
 
-// sealLocked closes rb for appends and queues it; the sender compresses it
-// (off the caller's goroutine, so one producing goroutine and the sender use
-// two cores).
-func (a *accumulator) sealLocked(p *partition, rb *recBatch) {
+// closeLocked closes rb for appends and queues it; the sender finishes it
+// (off the caller's goroutine, so one producing goroutine and the sender
+// use two cores). Called with p.mu held.
+func (a *accumulator) closeLocked(p *partition, rb *recBatch) {
 	if p.open == rb {
 		p.open = nil
 	}
 	p.queue = append(p.queue, rb)
 }
 
-// closeBatch compresses a sealed batch and finishes its header, outside the
+// finish compresses a closed batch and writes its header, outside the
 // partition lock (compression is the slow part). It touches rb alone, so
-// several batches may be closed at once on different goroutines.
-func (a *accumulator) closeBatch(rb *recBatch) {
-	rb.sealErr = rb.b.Close(a.comp)
+// several batches may be finished at once on different goroutines.
+func (a *accumulator) finish(rb *recBatch) {
+	rb.finishErr = rb.b.Finish(a.comp)
 }
 
-// markSealed makes a closed batch ready to send and feeds the topic's
-// compression ratio estimate. Sender goroutine only.
-func (a *accumulator) markSealed(rb *recBatch) {
+// markFinished makes a finished batch eligible to go out and feeds the
+// topic's compression ratio estimate. Sender goroutine only.
+func (a *accumulator) markFinished(rb *recBatch) {
 	p := rb.part
-	if rb.sealErr == nil && a.comp != nil {
+	if rb.finishErr == nil && a.comp != nil {
 		p.tp.observeRatio(float64(len(rb.b.Bytes())) / float64(rb.b.Len()))
 	}
 	p.mu.Lock()
-	rb.sealed = true
+	rb.finished = true
 	p.mu.Unlock()
-}
-
-// Compression ratio estimate, as the Java producer keeps one per topic: a
-// worse ratio is taken at once (or a step of 0.05 at least), a better one
-// is approached in steps of 0.005, so batches rarely overshoot batch.size.
-const (
-	ratioWorseStep  = 0.05
-	ratioBetterStep = 0.005
-)
-
-// observeRatio updates the topic's estimate with a batch's actual ratio.
-// Sender goroutine only (the single writer).
-func (tp *topicParts) observeRatio(observed float64) {
-	est := math.Float64frombits(tp.ratio.Load())
-	if observed > est {
-		est = max(est+ratioWorseStep, observed)
-	} else {
-		est = max(est-ratioBetterStep, observed)
-	}
-	tp.ratio.Store(math.Float64bits(min(max(est, 0.01), 1)))
-}
-
-// wireBytes estimates what n uncompressed bytes take on the wire, for the
-// sticky partitioner's count of bytes sent to a partition.
-func (tp *topicParts) wireBytes(a *accumulator, n int) int {
-	if a.comp == nil {
-		return n
-	}
-	return int(float64(n) * math.Float64frombits(tp.ratio.Load()))
-}
-
-// batchLimit is how many uncompressed bytes a new batch of the topic may
-// hold: batch.size divided by the estimated compression ratio, so that the
-// batch is about batch.size on the wire (at most max.request.size).
-func (tp *topicParts) batchLimit(a *accumulator) int {
-	if a.comp == nil || a.cfg.batchSize <= 0 {
-		return a.cfg.batchSize
-	}
-	est := math.Float64frombits(tp.ratio.Load())
-	limit := min(int(float64(a.cfg.batchSize)/est), max(a.cfg.maxRequestSize, a.cfg.batchSize))
-	// Multiples of a quarter batch.size: buffers then come in few sizes and
-	// are reused, and the wire size stays within batch.size.
-	step := max(a.cfg.batchSize/4, 1)
-	return max(limit/step*step, a.cfg.batchSize)
 }
 
 // bufferClass rounds a compressed batch's buffer up to batch.size times a
@@ -411,71 +268,178 @@ func (a *accumulator) bufferClass(n int) int {
 	return c
 }
 
-// currentGen is the flush generation new batches belong to, counted as unfinished.
-func (a *accumulator) currentGen() uint64 {
-	a.genMu.Lock()
-	defer a.genMu.Unlock()
-	a.unfinished[a.gen]++
-	return a.gen
+// scanResult is what one scan of the accumulator found; the sender reuses it
+// from step to step.
+type scanResult struct {
+	toFinish []*recBatch           // closed batches for the sender to finish
+	ready    []*partition          // partitions whose head is finished and due
+	expired  []*recBatch           // batches past delivery.timeout, out of their queues
+	next     time.Time             // when something may become due, at the latest
+	depth    func(*partition, int) // if set, told each partition's batches not done (adaptive partitioning)
 }
 
-// addUnfinished counts one more batch of generation gen (a split part).
-func (a *accumulator) addUnfinished(gen uint64) {
-	a.genMu.Lock()
-	a.unfinished[gen]++
-	a.genMu.Unlock()
-}
-
-// finished records that a batch was answered and its callbacks ran.
-func (a *accumulator) finished(gen uint64) {
-	a.genMu.Lock()
-	defer a.genMu.Unlock()
-	if a.unfinished[gen]--; a.unfinished[gen] <= 0 {
-		delete(a.unfinished, gen)
-	}
-	if a.genWaiters > 0 {
-		close(a.genChanged)
-		a.genChanged = make(chan struct{})
-	}
-}
-
-// awaitFlushed waits until every batch of generation gen or older is finished.
-func (a *accumulator) awaitFlushed(ctx context.Context, gen uint64) error {
-	a.genMu.Lock()
-	a.genWaiters++
-	a.genMu.Unlock()
-	defer func() {
-		a.genMu.Lock()
-		a.genWaiters--
-		a.genMu.Unlock()
-	}()
-	for {
-		a.genMu.Lock()
-		pending := false
-		for g := range a.unfinished {
-			if g <= gen {
-				pending = true
-				break
+// scan looks at every partition once: it closes the open batches whose
+// linger passed (every one when force), takes out the queued batches whose
+// delivery timeout passed, and collects the closed batches to finish and
+// the partitions whose head may go out. Sender goroutine only.
+func (a *accumulator) scan(now time.Time, force bool, out *scanResult) {
+	clear(out.toFinish)
+	clear(out.ready)
+	clear(out.expired)
+	out.toFinish, out.ready, out.expired = out.toFinish[:0], out.ready[:0], out.expired[:0]
+	out.next = now.Add(time.Minute)
+	cutoff := now.Add(-a.cfg.deliveryTimeout) // batches created before this expired
+	for _, p := range a.partitions() {
+		p.mu.Lock()
+		// Batches closed by Send wait at the tail for the sender to finish them.
+		tail := len(p.queue)
+		for tail > 0 && !p.queue[tail-1].finished {
+			tail--
+		}
+		out.toFinish = append(out.toFinish, p.queue[tail:]...)
+		if rb := p.open; rb != nil {
+			if due := rb.created.Add(a.cfg.linger); force || p.urgent || !due.After(now) {
+				a.closeLocked(p, rb)
+				out.toFinish = append(out.toFinish, rb)
+			} else if due.Before(out.next) {
+				out.next = due
 			}
 		}
-		ch := a.genChanged
-		a.genMu.Unlock()
-		if !pending {
-			return nil
+		p.urgent = false
+		out.expired = expireLocked(p, cutoff, out.expired)
+		if len(p.queue) > 0 {
+			if head := p.queue[0]; head.finished {
+				// Wake for the oldest batch's expiry too: nothing else may
+				// wake the sender while its batches cannot go out. (A
+				// finished batch past it was taken out just above.)
+				out.next = minTime(out.next, head.created.Add(a.cfg.deliveryTimeout))
+				if head.retryAt.After(now) {
+					out.next = minTime(out.next, head.retryAt)
+				} else {
+					out.ready = append(out.ready, p)
+				}
+			}
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if out.depth != nil {
+			depth := len(p.queue) + p.inflight()
+			if p.open != nil {
+				depth++
+			}
+			out.depth(p, depth)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// expireLocked takes out of p's queue the finished batches whose delivery
+// timeout passed. The queue is in creation order, so the scan stops at the
+// first batch still in time. A batch in flight is not in the queue; it ends
+// with its response. Called with p.mu held.
+func expireLocked(p *partition, cutoff time.Time, out []*recBatch) []*recBatch {
+	n := 0
+	for n < len(p.queue) && !p.queue[n].created.After(cutoff) {
+		n++
+	}
+	if n == 0 {
+		return out
+	}
+	kept := p.queue[:0]
+	for i, rb := range p.queue {
+		if i < n && rb.finished {
+			out = append(out, rb)
+			continue
+		}
+		kept = append(kept, rb)
+	}
+	clear(p.queue[len(kept):])
+	p.queue = kept
+	return out
+}
+
+// head is p's first queued batch if it is finished and its retry time has
+// come, else nil. Only the sender takes batches out of a queue, so the head
+// stays until the sender pops it. Sender goroutine only.
+func (a *accumulator) head(p *partition, now time.Time) *recBatch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		return nil
+	}
+	if rb := p.queue[0]; rb.finished && !rb.retryAt.After(now) {
+		return rb
+	}
+	return nil
+}
+
+// pop takes rb, the head that head returned, out of p's queue. Sender
+// goroutine only.
+func (a *accumulator) pop(p *partition, rb *recBatch) {
+	p.mu.Lock()
+	if len(p.queue) > 0 && p.queue[0] == rb {
+		p.popHeadLocked()
+	}
+	p.mu.Unlock()
+}
+
+// requeue puts rb, finished, back into its partition's queue, ahead of
+// every batch made after it. Sender goroutine only.
+func (a *accumulator) requeue(rb *recBatch) {
+	p := rb.part
+	p.mu.Lock()
+	i := 0
+	for i < len(p.queue) && p.queue[i].order < rb.order {
+		i++
+	}
+	p.queue = append(p.queue, nil)
+	copy(p.queue[i+1:], p.queue[i:])
+	p.queue[i] = rb
+	settleDoubtLocked(p.queue)
+	p.mu.Unlock()
+}
+
+// takeQueued removes from p the batches not in flight: those in the queue
+// and, with open, the open batch too.
+func (a *accumulator) takeQueued(p *partition, open bool) []*recBatch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.queue
+	p.queue = nil
+	if rb := p.open; open && rb != nil {
+		p.open = nil
+		out = append(out, rb)
+	}
+	return out
+}
+
+// empty reports whether no partition holds an open or queued batch.
+func (a *accumulator) empty() bool {
+	for _, p := range a.partitions() {
+		p.mu.Lock()
+		busy := p.open != nil || len(p.queue) > 0
+		p.mu.Unlock()
+		if busy {
+			return false
+		}
+	}
+	return true
+}
+
+// eachQueued calls fn with p's queued batches in order, under p's lock,
+// until fn returns false. fn must not call back into the accumulator.
+// Sender goroutine only (fn reads and writes sender-owned batch fields).
+func (a *accumulator) eachQueued(p *partition, fn func(rb *recBatch) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, rb := range p.queue {
+		if !fn(rb) {
+			return
 		}
 	}
 }
 
-// beginFlush starts a new generation and returns the one to wait for.
-func (a *accumulator) beginFlush() uint64 {
-	a.genMu.Lock()
-	defer a.genMu.Unlock()
-	g := a.gen
-	a.gen++
-	return g
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -99,7 +99,7 @@ func (c *completer) answer(rb *recBatch) {
 	for i < len(rb.recs) {
 		i, step = c.answerFrom(rb, i, step)
 	}
-	c.acc.finished(rb.gen)
+	c.acc.flushes.done(rb.gen)
 	c.acc.recycle(rb)
 }
 

@@ -53,6 +53,7 @@ type metrics struct {
 	reqLatencyMax                              atomic.Int64
 	pidResets                                  atomic.Int64
 	callbackPanics, callbacksSkipped           atomic.Int64
+	parallelFinishes                           atomic.Int64 // steps whose batches helpers compressed too (tests look)
 
 	histMu sync.Mutex
 	hist   latencyHistogram // guarded by histMu

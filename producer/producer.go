@@ -27,12 +27,7 @@ type Producer struct {
 	cbs    *completer
 	m      metrics
 	sticky *partitioner.Sticky
-	txm    *txn.Machine // transactions: nil without a transactional id
-	txc    *txn.Client
-	// txnTouched: the coordinator knows of the open transaction (partitions
-	// or offsets were added, or a batch went out with implicit adding), so it
-	// must be ended there.
-	txnTouched atomic.Bool
+	txn    *transaction // nil without a transactional id
 
 	closing   atomic.Bool
 	closeDone chan struct{}
@@ -69,9 +64,10 @@ func New(opts ...Opt) (*Producer, error) {
 			BatchSize: cfg.batchSize, Adaptive: cfg.adaptive, AvailabilityTimeout: cfg.availabilityTimeout,
 		})
 	}
+	// The mailbox comes first: every part below wakes the sender through it.
+	mb := newMailbox()
 	p.bufs = newBufferPool(cfg.bufferMemory, max(cfg.batchSize, min(cfg.maxRequestSize, 64*cfg.batchSize)))
-	s := newSender(cfg, nil, p.bufs, nil, nil, nil, &p.m, p.sticky)
-	p.acc = newAccumulator(cfg, p.bufs, comp, p.sticky, s.wake)
+	p.acc = newAccumulator(cfg, p.bufs, comp, p.sticky, mb.wake)
 	conns, err := wire.NewPool(&wire.Config{
 		ClientID:            cfg.clientID,
 		TLS:                 cfg.tls,
@@ -81,7 +77,7 @@ func New(opts ...Opt) (*Producer, error) {
 		ReconnectBackoff:    cfg.reconnectBackoff,
 		ReconnectBackoffMax: cfg.reconnectBackoffMax,
 		Logger:              cfg.logger,
-		OnChange:            s.wake,
+		OnChange:            mb.wake,
 	}, cfg.brokers)
 	if err != nil {
 		return nil, configError("bootstrap.servers (WithBrokers)", "%v", err)
@@ -92,23 +88,12 @@ func New(opts ...Opt) (*Producer, error) {
 		MinInterval:     cfg.retryBackoff,
 		AllowAutoCreate: true,
 		Logger:          cfg.logger,
-		OnUpdate:        s.wake,
+		OnUpdate:        mb.wake,
 	})
 	p.cbs = newCompleter(p.acc, cfg.interceptors, cfg.logger, &p.m)
-	if cfg.txnID != "" {
-		p.txm = txn.NewMachine()
-		p.txc = txn.NewClient(conns, txn.Config{
-			TransactionalID: cfg.txnID,
-			Timeout:         cfg.txnTimeout,
-			RequestTimeout:  cfg.requestTimeout,
-			RetryBackoff:    cfg.retryBackoff,
-			Logger:          cfg.logger,
-		})
-	}
-	s.acc, s.conns, s.md, s.cbs, s.txm, s.txc = p.acc, conns, p.md, p.cbs, p.txm, p.txc
-	s.txnTouched = &p.txnTouched
-	p.s = s
-	go s.run()
+	p.txn = newTransaction(cfg, conns)
+	p.s = newSender(cfg, p.acc, p.bufs, conns, p.md, p.cbs, &p.m, mb, p.txn, p.sticky)
+	go p.s.run()
 	return p, nil
 }
 
@@ -148,11 +133,11 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	if p.closing.Load() {
 		return p.failSend(rec, cb, ErrClosed)
 	}
-	if ep := p.s.fatalErr.Load(); ep != nil {
+	if ep := p.s.life.fatalErr.Load(); ep != nil {
 		return p.failSend(rec, cb, *ep)
 	}
-	if p.txm != nil {
-		if st := p.txm.State(); st != txn.InTransaction {
+	if p.txn != nil {
+		if st := p.txn.machine.State(); st != txn.InTransaction {
 			return p.failSend(rec, cb, p.stateError(st, "Send"))
 		}
 	}
@@ -282,9 +267,9 @@ func checkTopicName(topic string) error {
 
 // failSend answers a record that never reached a batch.
 func (p *Producer) failSend(rec *Record, cb Callback, err error) Future {
-	if p.txm != nil && p.txm.State() == txn.InTransaction {
+	if p.txn != nil && p.txn.machine.State() == txn.InTransaction {
 		// A record of the transaction is missing: it must not commit.
-		p.txm.Fail(fmt.Errorf("%w: a record was refused: %w", ErrAbortable, err), false)
+		p.txn.machine.Fail(fmt.Errorf("%w: a record was refused: %w", ErrAbortable, err), false)
 	}
 	res := failedResult(rec, err)
 	md, _ := res.metadata(0, -1)
@@ -314,14 +299,14 @@ func (p *Producer) Flush(ctx context.Context) error {
 // flushAll sends everything buffered and waits for the answers (Flush,
 // and the transaction calls, which also run while closing).
 func (p *Producer) flushAll(ctx context.Context) error {
-	g := p.acc.beginFlush()
+	g := p.acc.flushes.begin()
 	p.acc.flushing.Add(1)
 	defer p.acc.flushing.Add(-1)
-	p.s.wake()
+	p.s.mb.wake()
 	if p.cbs.onGoroutine() {
 		return p.awaitAnswered(ctx)
 	}
-	return p.acc.awaitFlushed(ctx, g)
+	return p.acc.flushes.wait(ctx, g)
 }
 
 // awaitAnswered waits until nothing is buffered or in flight, so every
@@ -374,7 +359,7 @@ func (p *Producer) Close(ctx context.Context) error {
 		if fromCallback {
 			// The first Close may be waiting for this very callback.
 			select {
-			case <-p.s.stopped:
+			case <-p.s.life.stopped:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -390,25 +375,25 @@ func (p *Producer) Close(ctx context.Context) error {
 	if fromCallback {
 		p.s.logf(slog.LevelWarn, "Close called from a callback: it does not wait for the callbacks queued behind this one; they run after it returns")
 	}
-	if p.txm != nil {
+	if p.txn != nil {
 		// An open transaction is aborted rather than left to time out.
-		if st := p.txm.State(); st == txn.InTransaction || st == txn.AbortableError || st == txn.Aborting {
+		if st := p.txn.machine.State(); st == txn.InTransaction || st == txn.AbortableError || st == txn.Aborting {
 			_ = p.AbortTransaction(ctx)
 		}
 	}
 	p.acc.closed.Store(true)
 	p.bufs.close()
-	p.s.stopping.Store(true)
-	p.s.wake()
+	p.s.life.stopping.Store(true)
+	p.s.mb.wake()
 	var err error
 	select {
-	case <-p.s.stopped:
+	case <-p.s.life.stopped:
 	case <-ctx.Done():
 		err = ctx.Err()
 		abort := fmt.Errorf("%w: closed before the record was delivered: %w", ErrClosed, err)
-		p.s.abortErr.CompareAndSwap(nil, &abort)
-		p.s.wake()
-		<-p.s.stopped
+		p.s.life.abortErr.CompareAndSwap(nil, &abort)
+		p.s.mb.wake()
+		<-p.s.life.stopped
 	}
 	if fromCallback {
 		p.cbs.closeNoWait()

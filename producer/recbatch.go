@@ -9,25 +9,27 @@ import (
 )
 
 // recBatch is one partition's batch of records: the encoded bytes plus, per
-// record, what answering it needs. Fields above the line are guarded by the
-// owning partition's mu while the batch is open; once sealed, the sender
-// goroutine owns the batch until it is answered.
+// record, what answering it needs. Its life (see accumulator): open →
+// closed → finished → in flight → done. While it is open, the fields above
+// the line are guarded by the partition's mu; once closed, the sender
+// goroutine owns the batch until it is done (finished is still read under
+// mu, where the queue is scanned).
 type recBatch struct {
-	part     *partition
-	b        batch.Builder
-	reserved int // buffer.memory bytes this batch holds
-	limit    int // uncompressed bytes the batch may grow to
-	created  time.Time
-	res      *result
-	recs     []recInfo
-	baseTS   int64  // the first record's create time, ms; recInfo.dts is relative to it
-	baseAt   int64  // the first record's Send time, ns; recInfo.dat is relative to it
-	gen      uint64 // flush generation it belongs to
-	order    uint64 // position within the partition; retries go back by it
-	span     uint64 // orders [order, order+span) belong to this batch, for splitting
-	sealed   bool   // compressed and ready to be sent
-	sealErr  error  // compression failed (the batch is failed)
-	hasCB    bool   // some record has a callback
+	part      *partition
+	b         batch.Builder
+	reserved  int // buffer.memory bytes this batch holds
+	limit     int // uncompressed bytes the batch may grow to
+	created   time.Time
+	res       *result
+	recs      []recInfo
+	baseTS    int64  // the first record's create time, ms; recInfo.dts is relative to it
+	baseAt    int64  // the first record's Send time, ns; recInfo.dat is relative to it
+	gen       uint64 // flush generation it belongs to
+	order     uint64 // position within the partition; retries go back by it
+	span      uint64 // orders [order, order+span) belong to this batch, for splitting
+	finished  bool   // compressed and its header written: it may go out
+	finishErr error  // finishing failed (the batch is failed)
+	hasCB     bool   // some record has a callback
 
 	// ---- sender goroutine only ----
 	attempts int
@@ -44,7 +46,7 @@ type recBatch struct {
 	sends int
 	conn  *wire.Conn // the connection of the batch's last attempt
 	// doubtfulSeqErrs counts sequence errors answered while maybeApplied
-	// was set (see sender.handleSequenceError).
+	// was set (see sender.sequenceError).
 	doubtfulSeqErrs int
 
 	// split records the parent this batch was carved from (MESSAGE_TOO_LARGE).

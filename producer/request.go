@@ -60,12 +60,8 @@ func (s *sender) recycleInflight(ir *inflightReq) {
 // answer runs on the connection's reader goroutine: it hands the response
 // to the sender goroutine.
 func (ir *inflightReq) answer(resp kmsg.Response, err error) {
-	s := ir.s
 	ir.resp, ir.err = resp, err
-	s.postMu.Lock()
-	s.answers = append(s.answers, ir)
-	s.postMu.Unlock()
-	s.wake()
+	ir.s.mb.postAnswer(ir)
 }
 
 // send writes one produce request; its answer is handled on the sender.
@@ -74,7 +70,7 @@ func (s *sender) send(conn *wire.Conn, ir *inflightReq) {
 	req.Default()
 	req.Acks = int16(s.cfg.acks)
 	req.TimeoutMillis = int32(s.cfg.requestTimeout / time.Millisecond)
-	req.TransactionID = s.txnID
+	req.TransactionID = s.txn.idPtr()
 	records := 0
 	for _, rb := range ir.batches {
 		rt := s.requestTopic(req, rb.part.topic)

@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
@@ -104,7 +103,7 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 				err = fmt.Errorf("%w: %w", ErrFenced, err)
 			}
 			s.setFatal(err)
-			s.fail(rb, *s.fatalErr.Load())
+			s.fail(rb, *s.life.fatalErr.Load())
 			return
 		case idempotence.Retry:
 			if errors.Is(err, kerr.OutOfOrderSequenceNumber) {
@@ -158,7 +157,7 @@ func (s *sender) sequenceError(rb *recBatch, err error, now time.Time) {
 		s.logf(slog.LevelWarn, "broker keeps answering a batch that may be in the log with a sequence error; taking it as absent",
 			"topic", rb.part.topic, "partition", rb.part.id, "sequence", rb.seq, "err", err)
 	}
-	s.requestReset(rb, fmt.Sprintf("sequence error: %v", err))
+	s.requestEpoch(rb, fmt.Sprintf("sequence error: %v", err))
 	rb.maybeApplied = false
 	s.requeue(rb, now, false)
 }
@@ -172,23 +171,18 @@ func (s *sender) earlierUnresolved(rb *recBatch) bool {
 			return true
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, q := range p.queue {
-		if q.order >= rb.order {
-			break // the queue is in order
-		}
-		if q.seq >= 0 {
-			return true
-		}
-	}
-	return false
+	found := false
+	s.acc.eachQueued(p, func(q *recBatch) bool {
+		found = q.order < rb.order && q.seq >= 0
+		return !found && q.order < rb.order // the queue is in order
+	})
+	return found
 }
 
 // retryOrFail puts rb back in its queue when err is retriable and time and
 // retries remain; otherwise it fails rb.
 func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
-	if !retriable(err) && s.abortErr.Load() == nil {
+	if !retriable(err) && s.life.abortErr.Load() == nil {
 		s.fail(rb, err)
 		return
 	}
@@ -205,7 +199,7 @@ func (s *sender) retryOrFail(rb *recBatch, err error, now time.Time) {
 // stopping or rb is out of retries or time.
 func (s *sender) retryLater(rb *recBatch, err error, now time.Time) {
 	rb.lastErr, rb.part.lastErr = err, err
-	if ep := s.abortErr.Load(); ep != nil {
+	if ep := s.life.abortErr.Load(); ep != nil {
 		s.fail(rb, fmt.Errorf("%w (last error: %w)", *ep, err))
 		return
 	}
@@ -228,49 +222,7 @@ func (s *sender) requeue(rb *recBatch, at time.Time, attempt bool) {
 		rb.attempts++
 	}
 	rb.retryAt = at
-	p := rb.part
-	p.mu.Lock()
-	i := 0
-	for i < len(p.queue) && p.queue[i].order < rb.order {
-		i++
-	}
-	p.queue = append(p.queue, nil)
-	copy(p.queue[i+1:], p.queue[i:])
-	p.queue[i] = rb
-	p.settleDoubtLocked()
-	p.mu.Unlock()
-}
-
-// settleDoubtLocked clears the may-be-in-the-log mark of queued batches that
-// cannot be in the log. A broker appends a producer's batches of a partition
-// only in sequence order, so once a queued batch is known to be absent (not
-// stamped under the current epoch, or stamped and never possibly written),
-// every batch behind it is absent too. Without this, a possibly-written batch
-// queued behind an absent one would wait to be resolved under its old
-// sequence, which the broker cannot accept before the absent one. Called with
-// p.mu held, on the sender goroutine.
-func (p *partition) settleDoubtLocked() {
-	absent := false
-	for _, q := range p.queue {
-		if absent {
-			q.maybeApplied = false
-		} else if q.seq < 0 || !q.maybeApplied {
-			absent = true
-		}
-	}
-}
-
-// clearDoubtAfter clears the may-be-in-the-log mark of p's queued batches
-// that come after a batch known to be absent from the log, which just left
-// the queue for good (failed).
-func (p *partition) clearDoubtAfter(order uint64) {
-	p.mu.Lock()
-	for _, q := range p.queue {
-		if q.order > order {
-			q.maybeApplied = false
-		}
-	}
-	p.mu.Unlock()
+	s.acc.requeue(rb)
 }
 
 // retriable reports whether a produce error may go away by sending again.
@@ -332,7 +284,7 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 		s.cbs.push(rb)
 		return
 	}
-	s.acc.finished(rb.gen)
+	s.acc.flushes.done(rb.gen)
 	s.acc.recycle(rb)
 }
 
@@ -340,98 +292,16 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 // leaves a gap the broker will not accept, so the producer moves to a new
 // epoch before the next batches of any partition go out.
 func (s *sender) fail(rb *recBatch, err error) {
-	if s.txm != nil && !errors.Is(err, ErrAborted) {
-		if st := s.txm.State(); st == txn.InTransaction || st == txn.Committing {
-			s.txm.Fail(fmt.Errorf("%w: a record failed: %w", ErrAbortable, err), false)
+	if s.txn != nil && !errors.Is(err, ErrAborted) {
+		if st := s.txn.machine.State(); st == txn.InTransaction || st == txn.Committing {
+			s.txn.machine.Fail(fmt.Errorf("%w: a record failed: %w", ErrAbortable, err), false)
 		}
 	}
-	if s.cfg.idempotence && rb.seq >= 0 && s.abortErr.Load() == nil {
-		s.requestReset(rb, fmt.Sprintf("a batch with sequence numbers failed: %v", err))
+	if s.cfg.idempotence && rb.seq >= 0 && s.life.abortErr.Load() == nil {
+		s.requestEpoch(rb, fmt.Sprintf("a batch with sequence numbers failed: %v", err))
 		if !rb.maybeApplied {
-			rb.part.clearDoubtAfter(rb.order)
+			s.clearDoubtAfter(rb.part, rb.order)
 		}
 	}
 	s.complete(rb, -1, -1, err)
-}
-
-// requestReset asks for a new epoch (and fresh sequences everywhere) before
-// the next new batch goes out, saying why.
-func (s *sender) requestReset(rb *recBatch, why string) {
-	if !s.needReset {
-		s.logf(slog.LevelWarn, "idempotent producer needs a new epoch", "reason", why,
-			"topic", rb.part.topic, "partition", rb.part.id, "producer_id", s.pid.ProducerID, "epoch", s.pid.Epoch)
-	}
-	s.needReset = true
-}
-
-// split answers MESSAGE_TOO_LARGE by carving rb's records into batches of
-// about half its size, queued where rb was; each record keeps its callback,
-// and the caller's futures resolve once every part is answered.
-func (s *sender) split(rb *recBatch) {
-	p := rb.part
-	origin, originIdx := rb.res, []int32(nil)
-	if rb.split != nil {
-		origin, originIdx = rb.split.parent, rb.split.idx
-	}
-	if origin.perRecord == nil {
-		origin.perRecord = make([]outcome, len(rb.recs))
-	}
-	pending := new(int)
-	if rb.split != nil {
-		pending = rb.split.pending
-		*pending-- // rb itself is replaced by its parts
-	}
-	target := max(rb.b.Len()/2, batch.Overhead+1)
-	// Every part gets an order inside rb's span, in record order; at most
-	// one part per record, so the span divides evenly enough.
-	step := max(rb.span/uint64(rb.numRecords()), 1)
-	var parts []*recBatch
-	var cur *recBatch
-	i := 0
-	err := rb.b.EachRecord(func(r batch.Record) bool {
-		size := rb.b.AppendSize(r.Timestamp, r.Key, r.Value, r.Headers) // an upper bound for a fresh batch's record too
-		if cur == nil || (cur.b.NumRecords() > 0 && cur.b.Len()+size > target) {
-			need := max(target, batch.EstimateSize(r.Key, r.Value, r.Headers))
-			buf := s.bufs.force(need)
-			cur = s.acc.newRecBatch(p, buf, cap(buf), rb.created, rb.gen)
-			cur.limit = need
-			cur.order, cur.span, cur.attempts = rb.order+uint64(len(parts))*step, step, rb.attempts
-			cur.split = &splitLink{parent: origin, pending: pending}
-			s.acc.addUnfinished(rb.gen)
-			parts = append(parts, cur)
-			*pending++
-		}
-		cur.b.Append(r.Timestamp, r.Key, r.Value, r.Headers)
-		cur.addRec(rb.recs[i].cb, rb.recTS(i), rb.recAt(i)) // a part spans less than its parent: the times fit
-		idx := int32(i)
-		if originIdx != nil {
-			idx = originIdx[i]
-		}
-		cur.split.idx = append(cur.split.idx, idx)
-		i++
-		return true
-	})
-	if err != nil {
-		// Our own batch did not decode: nothing sensible to resend.
-		for _, part := range parts {
-			s.bufs.release(part.b.Buffer(), part.reserved)
-			s.acc.finished(part.gen)
-		}
-		s.fail(rb, fmt.Errorf("%w: split failed: %w", ErrRecordTooLarge, err))
-		return
-	}
-	s.logf(slog.LevelInfo, "batch too large for the broker; split", "topic", p.topic, "partition", p.id,
-		"records", rb.numRecords(), "parts", len(parts))
-	for _, part := range parts {
-		part.sealErr = part.b.Close(s.acc.comp)
-		part.sealed = true
-		s.requeue(part, time.Time{}, false)
-	}
-	if s.cfg.idempotence && rb.seq >= 0 {
-		s.requestReset(rb, "a batch was split and its parts need sequences of their own")
-	}
-	s.bufs.release(rb.b.Buffer(), rb.reserved)
-	s.acc.finished(rb.gen)
-	rb.recs = rb.recs[:0]
-	s.acc.recycle(rb)
 }

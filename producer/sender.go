@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,116 +20,87 @@ import (
 	"github.com/kprod/kprod/partitioner"
 )
 
-// sender is the one goroutine that moves batches to brokers: it seals batches
-// whose linger passed, drains ready ones per leader into produce requests,
-// and handles the responses (which the connections' reader goroutines post
-// back to it, so all in-flight state has a single owner).
+// sender is the one goroutine that moves batches to brokers. Each step it
+// scans the accumulator (which closes batches whose linger passed and takes
+// out expired ones), finishes the closed batches, and drains the ready ones
+// per leader into produce requests. The connections' reader goroutines post
+// the answers to its mailbox and it handles them itself, so everything about
+// a batch from the moment it is closed until it is done has one owner.
+//
+// Besides its own fields, the sender goroutine owns: each partition's
+// fields below its padding (in-flight list, sequences), the producer id
+// (ids), the transaction's partition registration (txn, see transaction),
+// and the feedback to the partitioner (avail).
 type sender struct {
-	cfg    *config
-	acc    *accumulator
-	bufs   *bufferPool
-	conns  *wire.Pool
-	md     *metadata.Client
-	cbs    *completer
-	m      *metrics
-	log    *slog.Logger
-	sticky *partitioner.Sticky
-	txnID  *string
-
-	wakeCh   chan struct{} // capacity 1: a pending wake-up
-	postMu   sync.Mutex
-	posted   []func()       // work from other goroutines; guarded by postMu
-	running  []func()       // the slice being run; sender only
-	answers  []*inflightReq // answered produce requests; guarded by postMu
-	answered []*inflightReq // the slice being handled; sender only
-	spareReq []*inflightReq // free list; sender only
-
-	stopping atomic.Bool // Close: finish what is queued, then exit
-	abortErr atomic.Pointer[error]
-	fatalErr atomic.Pointer[error]
-	stopped  chan struct{}
-	txm      *txn.Machine // nil without a transactional id
-	txc      *txn.Client  // nil without a transactional id
-	// txnTouched is the producer's flag: set once the coordinator knows of
-	// the open transaction.
-	txnTouched *atomic.Bool
-	ctx        context.Context // canceled when the sender exits
-	cancel     context.CancelFunc
+	// What it works with, all built before it.
+	cfg   *config
+	acc   *accumulator
+	bufs  *bufferPool
+	conns *wire.Pool
+	md    *metadata.Client
+	cbs   *completer
+	m     *metrics
+	log   *slog.Logger
+	mb    *mailbox
+	txn   *transaction // nil without a transactional id
+	life  lifecycle    // how it ends; any goroutine
 
 	// ---- sender goroutine only ----
-	pid            idempotence.ID
-	pidBusy        bool // an InitProducerId is running
-	needReset      bool // sequences broke: new epoch once nothing is in flight
-	inflight       int  // batches in flight, all brokers
-	sealing        []*recBatch
-	parallelCloses int64 // steps whose batches were compressed by helpers too (tests look)
-	ready          []*partition
-	byNode         map[int32][]*partition
-	rotate         int
-	loads          map[string][]int32
-	blockedSince   map[int32]time.Time // node → since when it had data but could not take it
-	unavailable    map[*partition]bool
-	added          txn.PartitionSet // partitions in the open transaction (classic flow)
-	adding         chan struct{}    // an AddPartitionsToTxn is running; closed once its answer is handled
-	toAdd          map[string][]int32
+	ids      producerID
+	avail    *availability
+	inflight int                    // batches in flight, all brokers
+	scan     scanResult             // the last scan of the accumulator
+	byNode   map[int32][]*partition // ready partitions by leader, per drain
+	rotate   int                    // where a request starts among a broker's partitions (fairness)
+	spareReq []*inflightReq         // free list of produce requests
 }
 
-func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool, md *metadata.Client, cbs *completer, m *metrics, sticky *partitioner.Sticky) *sender {
-	s := &sender{cfg: cfg, acc: acc, bufs: bufs, conns: conns, md: md, cbs: cbs, m: m, log: cfg.logger, sticky: sticky,
-		wakeCh: make(chan struct{}, 1), stopped: make(chan struct{}), pid: idempotence.None,
-		byNode: make(map[int32][]*partition), loads: make(map[string][]int32),
-		blockedSince: make(map[int32]time.Time), unavailable: make(map[*partition]bool)}
-	if cfg.txnID != "" {
-		s.txnID = &cfg.txnID
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+// lifecycle is how the sender ends. Safe from any goroutine.
+type lifecycle struct {
+	stopping atomic.Bool           // Close: finish what is queued, then exit
+	abortErr atomic.Pointer[error] // set: fail what is queued with it and retry nothing
+	fatalErr atomic.Pointer[error] // set: the producer is unusable; every Send fails with it
+	stopped  chan struct{}         // closed once the sender goroutine exited
+	ctx      context.Context       // canceled when the sender exits: ends its helpers' requests
+	cancel   context.CancelFunc
+}
+
+func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool, md *metadata.Client, cbs *completer,
+	m *metrics, mb *mailbox, t *transaction, sticky *partitioner.Sticky) *sender {
+	s := &sender{cfg: cfg, acc: acc, bufs: bufs, conns: conns, md: md, cbs: cbs, m: m, log: cfg.logger, mb: mb, txn: t,
+		ids: producerID{id: idempotence.None}, avail: newAvailability(cfg, sticky), byNode: make(map[int32][]*partition)}
+	s.life.stopped = make(chan struct{})
+	s.life.ctx, s.life.cancel = context.WithCancel(context.Background())
+	s.scan.depth = s.avail.depthFn
 	return s
 }
 
-// wake makes the sender look at the accumulator again soon. Cheap and safe
-// from any goroutine; wake-ups coalesce.
-func (s *sender) wake() {
-	select {
-	case s.wakeCh <- struct{}{}:
-	default:
-	}
-}
-
-// post runs fn on the sender goroutine.
-func (s *sender) post(fn func()) {
-	s.postMu.Lock()
-	s.posted = append(s.posted, fn)
-	s.postMu.Unlock()
-	s.wake()
-}
-
-func (s *sender) runPosted() {
-	s.postMu.Lock()
-	s.running, s.posted = s.posted, s.running[:0]
-	s.answered, s.answers = s.answers, s.answered[:0]
-	s.postMu.Unlock()
-	for i, ir := range s.answered {
+// handlePosted handles the answered requests and runs the functions posted
+// since the last call.
+func (s *sender) handlePosted() {
+	answers, fns := s.mb.take()
+	for i, ir := range answers {
 		s.handleResponse(ir, ir.resp, ir.err)
 		s.recycleInflight(ir)
-		s.answered[i] = nil
+		answers[i] = nil
 	}
-	for i, fn := range s.running {
+	for i, fn := range fns {
 		fn()
-		s.running[i] = nil
+		fns[i] = nil
 	}
 }
 
 func (s *sender) run() {
-	defer close(s.stopped)
+	defer close(s.life.stopped)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		s.runPosted()
-		ep := s.abortErr.Load()
+		s.handlePosted()
+		ep := s.life.abortErr.Load()
 		if ep != nil {
 			s.failQueued(*ep)
 		}
-		if s.stopping.Load() && (ep != nil || s.idle()) {
+		if s.life.stopping.Load() && (ep != nil || s.idle()) {
 			break // in-flight requests are failed below
 		}
 		syncWallClock()
@@ -140,7 +110,7 @@ func (s *sender) run() {
 		}
 		timer.Reset(wait)
 		select {
-		case <-s.wakeCh:
+		case <-s.mb.wakeCh:
 		case <-timer.C:
 		}
 		if !timer.Stop() {
@@ -150,19 +120,19 @@ func (s *sender) run() {
 			}
 		}
 	}
-	s.cancel()
+	s.life.cancel()
 	// Closing the connections answers every request still in flight; those
 	// answers fail their batches, as nothing will retry them now.
 	s.conns.Close()
 	err := ErrClosed
-	if ep := s.abortErr.Load(); ep != nil {
+	if ep := s.life.abortErr.Load(); ep != nil {
 		err = *ep
 	}
-	s.abortErr.Store(&err)
-	for s.inflight > 0 || s.pidBusy {
-		s.runPosted()
-		if s.inflight > 0 || s.pidBusy {
-			<-s.wakeCh
+	s.life.abortErr.Store(&err)
+	for s.inflight > 0 || s.ids.initializing {
+		s.handlePosted()
+		if s.inflight > 0 || s.ids.initializing {
+			<-s.mb.wakeCh
 		}
 	}
 	s.failQueued(err)
@@ -170,87 +140,30 @@ func (s *sender) run() {
 
 // idle reports whether nothing is queued or in flight.
 func (s *sender) idle() bool {
-	if s.inflight > 0 || s.pidBusy {
-		return false
-	}
-	for _, p := range s.acc.partitions() {
-		p.mu.Lock()
-		busy := p.open != nil || len(p.queue) > 0
-		p.mu.Unlock()
-		if busy {
-			return false
-		}
-	}
-	return true
+	return s.inflight == 0 && !s.ids.initializing && s.acc.empty()
 }
 
-// step seals due batches, expires old ones, and sends what is ready. It
-// returns how long the sender may sleep before something can become ready.
+// step scans the accumulator, finishes what it closed, fails what expired,
+// and sends what is ready. It returns how long the sender may sleep before
+// something can become ready.
 func (s *sender) step(now time.Time) time.Duration {
-	next := now.Add(time.Minute)
 	force := s.acc.flushing.Load() > 0 || s.acc.closed.Load() || s.bufs.waiting()
-	s.sealing, s.ready = s.sealing[:0], s.ready[:0]
-	adaptive := s.sticky != nil && s.cfg.adaptive
-	if adaptive {
-		for _, l := range s.loads {
-			clear(l)
-		}
-	}
-	var expired []*recBatch
-	cutoff := now.Add(-s.cfg.deliveryTimeout) // batches created before this expired
-	for _, p := range s.acc.partitions() {
-		p.mu.Lock()
-		// Batches closed by Send wait at the tail for the sender to compress them.
-		tail := len(p.queue)
-		for tail > 0 && !p.queue[tail-1].sealed {
-			tail--
-		}
-		s.sealing = append(s.sealing, p.queue[tail:]...)
-		if rb := p.open; rb != nil {
-			if due := rb.created.Add(s.cfg.linger); force || p.urgent || !due.After(now) {
-				s.acc.sealLocked(p, rb)
-				s.sealing = append(s.sealing, rb)
-			} else if due.Before(next) {
-				next = due
-			}
-		}
-		p.urgent = false
-		expired = s.expireLocked(p, cutoff, expired)
-		if len(p.queue) > 0 && p.queue[0].sealed {
-			// Wake for the oldest batch's expiry too: nothing else may
-			// wake the sender while its batches cannot go out. (A sealed
-			// batch past it was taken out just above.)
-			next = minTime(next, p.queue[0].created.Add(s.cfg.deliveryTimeout))
-			if head := p.queue[0]; head.sealed {
-				if head.retryAt.After(now) {
-					next = minTime(next, head.retryAt)
-				} else {
-					s.ready = append(s.ready, p)
-				}
-			}
-		}
-		if adaptive {
-			s.noteLoad(p)
-		}
-		p.mu.Unlock()
-	}
-	if adaptive {
-		for topic, l := range s.loads {
-			s.sticky.UpdateLoad(topic, l)
-		}
-	}
-	for _, rb := range expired {
+	s.avail.beginScan()
+	s.acc.scan(now, force, &s.scan)
+	s.avail.publish()
+	for _, rb := range s.scan.expired {
 		err := fmt.Errorf("%w: %d records expired after %v", ErrDeliveryTimeout, rb.numRecords(), s.cfg.deliveryTimeout)
 		if cause := cmp.Or(rb.lastErr, rb.part.lastErr); cause != nil {
 			err = fmt.Errorf("%w (last error: %w)", err, cause)
 		}
 		s.fail(rb, err)
 	}
-	s.closeSealing()
-	if len(s.sealing) > 0 {
+	s.finishClosed()
+	next := s.scan.next
+	if len(s.scan.toFinish) > 0 {
 		return 0 // look again: they are ready now
 	}
-	if len(s.ready) == 0 {
+	if len(s.scan.ready) == 0 {
 		return next.Sub(now)
 	}
 	mode := stampAll
@@ -265,182 +178,17 @@ func (s *sender) step(now time.Time) time.Duration {
 	return next.Sub(now)
 }
 
-// noteLoad adds p's queue depth to its topic's load vector (adaptive partitioning).
-func (s *sender) noteLoad(p *partition) {
-	l := s.loads[p.topic]
-	if int(p.id) >= len(l) {
-		grown := make([]int32, p.id+1)
-		copy(grown, l)
-		l = grown
-		s.loads[p.topic] = l
-	}
-	depth := len(p.queue) + p.inflight()
-	if p.open != nil {
-		depth++
-	}
-	l[p.id] = int32(depth)
-}
-
-// expireLocked takes out of p's queue the batches whose delivery timeout
-// passed. The queue is in creation order, so the scan stops at the first
-// batch still in time. A batch in flight is not in the queue; it ends with
-// its response.
-func (s *sender) expireLocked(p *partition, cutoff time.Time, out []*recBatch) []*recBatch {
-	n := 0
-	for n < len(p.queue) && !p.queue[n].created.After(cutoff) {
-		n++
-	}
-	if n == 0 {
-		return out
-	}
-	kept := p.queue[:0]
-	for i, rb := range p.queue {
-		if i < n && rb.sealed {
-			out = append(out, rb)
-			continue
-		}
-		kept = append(kept, rb)
-	}
-	clear(p.queue[len(kept):])
-	p.queue = kept
-	return out
-}
-
-// stampMode says which batches may go out, for the idempotent producer.
-type stampMode int8
-
-const (
-	stampNone    stampMode = iota // wait: no producer id yet, or a new one is coming
-	stampAll                      // normal operation
-	stampResolve                  // a new epoch is due: first resolve batches that may have been written
-)
-
-// canStamp says which batches may be sent now, starting an InitProducerId
-// (first id, or a new epoch after a sequence break) when one is needed. A
-// new epoch waits until every old-epoch batch in flight is answered and
-// every batch that may already be in the log was resent under its old
-// sequence, so that it cannot be written twice.
-func (s *sender) canStamp() stampMode {
-	if s.pidBusy || s.fatalErr.Load() != nil {
-		return stampNone
-	}
-	if s.pid.Valid() && !s.needReset {
-		return stampAll
-	}
-	if s.txc != nil {
-		// Transactional: the id comes from InitTransactions. A broken
-		// sequence made the transaction abortable (its abort takes a new
-		// epoch), so what is still queued fails now rather than wait.
-		if s.needReset {
-			err := s.txm.Err()
-			if err == nil {
-				err = ErrAbortable
-			}
-			s.failQueued(err)
-		}
-		return stampNone
-	}
-	if s.needReset {
-		if s.unresolved() {
-			return stampResolve
-		}
-		if s.inflight > 0 {
-			return stampNone
-		}
-	}
-	s.pidBusy = true
-	current := idempotence.None
-	if s.needReset {
-		current = s.pid
-	}
-	go s.initProducerID(current)
-	return stampNone
-}
-
-// unresolved reports whether a queued batch may already be in the log.
-func (s *sender) unresolved() bool {
-	for _, p := range s.acc.partitions() {
-		p.mu.Lock()
-		for _, rb := range p.queue {
-			if rb.maybeApplied && rb.seq >= 0 {
-				p.mu.Unlock()
-				return true
-			}
-		}
-		p.mu.Unlock()
-	}
-	return false
-}
-
-// initProducerID runs InitProducerId off the sender goroutine and posts the result.
-func (s *sender) initProducerID(current idempotence.ID) {
-	do := func(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.requestTimeout)
-		defer cancel()
-		conn, err := s.conns.Any(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return conn.Request(ctx, req)
-	}
-	id, err := idempotence.Init(s.ctx, do, s.txnID, s.cfg.txnTimeout, current, s.cfg.retryBackoff)
-	s.post(func() { s.producerIDDone(id, err) })
-}
-
-func (s *sender) producerIDDone(id idempotence.ID, err error) {
-	s.pidBusy = false
-	if err != nil {
-		if s.ctx.Err() != nil {
-			return
-		}
-		s.logf(slog.LevelError, "cannot obtain a producer id; failing every record", "err", err)
-		s.setFatal(err)
-		return
-	}
-	s.adoptID(id, false)
-}
-
-// adoptID makes id the producer id and epoch of new batches. A new id or
-// epoch restarts every partition's sequences at 0 (queued batches get new
-// sequences when they are sent); a transaction's end also forgets which
-// partitions joined it.
-func (s *sender) adoptID(id idempotence.ID, txnEnded bool) {
-	if txnEnded {
-		s.added.Reset()
-	}
-	old, reset := s.pid, s.needReset
-	s.pid, s.needReset = id, false
-	if old == id {
-		return
-	}
-	switch {
-	case reset:
-		s.m.pidResets.Add(1)
-		s.logf(slog.LevelWarn, "producer took a new epoch; sequences restart at 0", "producer_id", id.ProducerID, "epoch", id.Epoch)
-	case !old.Valid():
-		s.logf(slog.LevelInfo, "idempotent producer ready", "producer_id", id.ProducerID, "epoch", id.Epoch)
-	}
-	for _, p := range s.acc.partitions() {
-		p.mu.Lock()
-		p.nextSeq, p.confirmed = 0, false
-		for _, rb := range p.queue {
-			rb.seq, rb.maybeApplied, rb.sends, rb.doubtfulSeqErrs = -1, false, 0, 0
-		}
-		p.mu.Unlock()
-	}
-}
-
 // setFatal ends the producer: every record queued and every later Send fails with err.
 func (s *sender) setFatal(err error) {
 	if !errors.Is(err, ErrFatal) {
 		err = fmt.Errorf("%w: %w", ErrFatal, err)
 	}
-	if s.fatalErr.CompareAndSwap(nil, &err) {
-		s.abortErr.CompareAndSwap(nil, &err)
-		if s.txm != nil {
-			s.txm.Fail(err, true)
+	if s.life.fatalErr.CompareAndSwap(nil, &err) {
+		s.life.abortErr.CompareAndSwap(nil, &err)
+		if s.txn != nil {
+			s.txn.machine.Fail(err, true)
 		}
-		s.wake()
+		s.mb.wake()
 	}
 }
 
@@ -448,11 +196,11 @@ func (s *sender) setFatal(err error) {
 // ErrClosed once the sender has stopped.
 func (s *sender) call(fn func()) error {
 	done := make(chan struct{})
-	s.post(func() { fn(); close(done) })
+	s.mb.post(func() { fn(); close(done) })
 	select {
 	case <-done:
 		return nil
-	case <-s.stopped:
+	case <-s.life.stopped:
 		select {
 		case <-done:
 			return nil
@@ -462,6 +210,17 @@ func (s *sender) call(fn func()) error {
 	}
 }
 
+// anyBroker sends req to any broker, within the request timeout.
+func (s *sender) anyBroker(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.requestTimeout)
+	defer cancel()
+	conn, err := s.conns.Any(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return conn.Request(ctx, req)
+}
+
 // drain builds at most one produce request per broker from the ready
 // partitions and writes it. It reports whether anything was sent.
 func (s *sender) drain(now time.Time, mode stampMode) bool {
@@ -469,7 +228,7 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 		clear(ps)
 		s.byNode[node] = ps[:0] // keep the slices: no allocation per drain
 	}
-	for _, p := range s.ready {
+	for _, p := range s.scan.ready {
 		leader := s.leader(p)
 		if leader < 0 {
 			s.md.Trigger("no leader for " + p.topic)
@@ -490,30 +249,26 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 				// rather than wait for the periodic refresh.
 				s.md.Trigger("broker unreachable")
 			}
-			s.noteBlocked(node, parts, now)
+			s.avail.blocked(node, parts, now)
 			continue
 		}
-		s.noteUnblocked(node, parts)
+		s.avail.unblocked(node, parts)
 		if s.cfg.codec == batch.Zstd {
 			if v, ok := conn.MaxVersion(0); !ok || v < 7 {
 				s.failUnsupported(parts)
 				continue
 			}
 		}
-		implicit := false // partitions join a transaction through Produce v12+ (transactions v2)
-		if s.txc != nil && s.txc.V2() {
-			v, _ := conn.MaxVersion(0)
-			implicit = v >= 12
-		}
+		implicit := s.txn.implicit(conn)
 		if req := s.buildRequest(node, conn, parts, now, mode, implicit); req != nil {
 			if implicit {
-				s.txnTouched.Store(true) // the broker adds the partitions as it takes the batches
+				s.txn.touched.Store(true) // the broker adds the partitions as it takes the batches
 			}
 			s.send(conn, req)
 			sent = true
 		}
 	}
-	if len(s.toAdd) > 0 && s.adding == nil {
+	if s.txn != nil && len(s.txn.toAdd) > 0 && s.txn.adding == nil {
 		s.addPartitions()
 	}
 	return sent
@@ -533,64 +288,6 @@ func unreachable(err error) bool {
 	return true
 }
 
-// joined reports whether p's batches may go out in the open transaction; if
-// p has not been added to it yet (classic flow), it is noted for the next
-// AddPartitionsToTxn.
-func (s *sender) joined(p *partition, implicit bool) bool {
-	if s.txc == nil || implicit || s.added.Has(p.topic, p.id) {
-		return true
-	}
-	if s.toAdd == nil {
-		s.toAdd = make(map[string][]int32)
-	}
-	for _, id := range s.toAdd[p.topic] {
-		if id == p.id {
-			return false
-		}
-	}
-	s.toAdd[p.topic] = append(s.toAdd[p.topic], p.id)
-	return false
-}
-
-// addPartitions registers the noted partitions with the transaction
-// coordinator, off the sender goroutine.
-func (s *sender) addPartitions() {
-	parts, id := s.toAdd, s.pid
-	done := make(chan struct{})
-	s.toAdd, s.adding = nil, done
-	go func() {
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.deliveryTimeout)
-		defer cancel()
-		err := s.txc.AddPartitions(ctx, id, parts)
-		s.post(func() { s.partitionsAdded(parts, err); close(done) })
-	}()
-}
-
-// partitionsAdded records the outcome of an AddPartitionsToTxn. On failure
-// the transaction cannot commit, and the records waiting for those
-// partitions fail with the reason.
-func (s *sender) partitionsAdded(parts map[string][]int32, err error) {
-	s.adding = nil
-	if err == nil {
-		s.added.AddAll(parts)
-		s.txnTouched.Store(true)
-		return
-	}
-	s.logf(slog.LevelWarn, "adding partitions to the transaction failed", "err", err)
-	if errors.Is(err, txn.ErrFenced) || errors.Is(err, txn.ErrFatal) {
-		s.setFatal(err)
-	} else {
-		s.txm.Fail(err, false)
-	}
-	for topic, ids := range parts {
-		for _, id := range ids {
-			for _, rb := range s.takeQueued(s.acc.partition(topic, id), false) {
-				s.fail(rb, err)
-			}
-		}
-	}
-}
-
 // leader is the node leading p, or -1.
 func (s *sender) leader(p *partition) int32 {
 	t := s.md.Topic(p.topic)
@@ -603,49 +300,36 @@ func (s *sender) leader(p *partition) int32 {
 // buildRequest takes at most one batch from each partition (starting at a
 // rotating offset, for fairness) until max.request.size.
 func (s *sender) buildRequest(node int32, conn *wire.Conn, parts []*partition, now time.Time, mode stampMode, implicit bool) *inflightReq {
-	aborting := s.txm != nil && s.txm.State() == txn.Aborting
+	aborting := s.txn != nil && s.txn.machine.State() == txn.Aborting
 	var req *inflightReq
 	size := 0
 	for i := range parts {
 		p := parts[(i+s.rotate)%len(parts)]
-		p.mu.Lock()
-		if len(p.queue) == 0 {
-			p.mu.Unlock()
-			continue
-		}
-		rb := p.queue[0]
+		rb := s.acc.head(p, now)
 		switch {
-		case !rb.sealed || rb.retryAt.After(now):
-			rb = nil
+		case rb == nil:
+			continue
 		case !s.mayGo(p, rb, conn):
-			rb = nil
+			continue
 		case mode == stampResolve && !rb.maybeApplied:
-			rb = nil // only batches that may be in the log go before the new epoch
+			continue // only batches that may be in the log go before the new epoch
 		case aborting && rb.seq < 0:
-			// Not sent yet, and its transaction is being aborted: it fails below.
-		case !s.joined(p, implicit):
-			rb = nil
-		case req != nil && size+len(rb.b.Bytes()) > s.cfg.maxRequestSize:
-			rb = nil
-		}
-		if rb == nil {
-			p.mu.Unlock()
-			continue
-		}
-		p.popHead()
-		p.mu.Unlock()
-		if rb.sealErr != nil {
-			s.fail(rb, rb.sealErr)
-			continue
-		}
-		if aborting && rb.seq < 0 {
+			// Not sent yet, and its transaction is being aborted: it fails.
+			s.acc.pop(p, rb)
 			s.fail(rb, ErrAborted)
+			continue
+		case !s.txn.joined(p, implicit):
+			continue
+		case req != nil && size+len(rb.b.Bytes()) > s.cfg.maxRequestSize:
+			continue
+		}
+		s.acc.pop(p, rb)
+		if rb.finishErr != nil {
+			s.fail(rb, rb.finishErr)
 			continue
 		}
 		if s.cfg.idempotence && rb.seq < 0 {
-			rb.seq = p.nextSeq
-			p.nextSeq = idempotence.NextSequence(p.nextSeq, rb.numRecords())
-			rb.b.Stamp(s.pid.ProducerID, s.pid.Epoch, rb.seq, s.txnID != nil)
+			s.stamp(p, rb)
 		}
 		if req == nil {
 			req = s.newInflight(node)
@@ -683,45 +367,10 @@ func (s *sender) mayGo(p *partition, rb *recBatch, conn *wire.Conn) bool {
 		return true
 	case rb.sends > 0, n >= s.cfg.maxInFlight, s.cfg.maxInFlight == 1, p.sent[0].conn != conn:
 		return false
-	case s.cfg.idempotence && !p.confirmed:
+	case s.cfg.idempotence && !p.seq.confirmed:
 		return false
 	}
 	return !p.resendInFlight()
-}
-
-// noteBlocked and noteUnblocked track brokers that cannot take data, so the
-// sticky partitioner can avoid their partitions (availability timeout).
-func (s *sender) noteBlocked(node int32, parts []*partition, now time.Time) {
-	if s.cfg.availabilityTimeout <= 0 || s.sticky == nil {
-		return
-	}
-	since, ok := s.blockedSince[node]
-	if !ok {
-		s.blockedSince[node] = now
-		return
-	}
-	if now.Sub(since) < s.cfg.availabilityTimeout {
-		return
-	}
-	for _, p := range parts {
-		if !s.unavailable[p] {
-			s.unavailable[p] = true
-			s.sticky.SetUnavailable(p.topic, p.id, true)
-		}
-	}
-}
-
-func (s *sender) noteUnblocked(node int32, parts []*partition) {
-	if s.cfg.availabilityTimeout <= 0 || s.sticky == nil {
-		return
-	}
-	delete(s.blockedSince, node)
-	for _, p := range parts {
-		if s.unavailable[p] {
-			delete(s.unavailable, p)
-			s.sticky.SetUnavailable(p.topic, p.id, false)
-		}
-	}
 }
 
 // failUnsupported fails the ready batches of a broker that cannot take the
@@ -729,31 +378,17 @@ func (s *sender) noteUnblocked(node int32, parts []*partition) {
 func (s *sender) failUnsupported(parts []*partition) {
 	err := fmt.Errorf("%w: zstd needs Produce v7+ (Kafka 2.1)", ErrUnsupported)
 	for _, p := range parts {
-		for _, rb := range s.takeQueued(p, false) {
+		for _, rb := range s.acc.takeQueued(p, false) {
 			s.fail(rb, err)
 		}
 	}
-}
-
-// takeQueued removes from p the batches not in flight: those in the queue
-// and, with open, the open batch too.
-func (s *sender) takeQueued(p *partition, open bool) []*recBatch {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := p.queue
-	p.queue = nil
-	if rb := p.open; open && rb != nil {
-		p.open = nil
-		out = append(out, rb)
-	}
-	return out
 }
 
 // failQueued fails every batch not in flight: open, closed and waiting for
 // a retry.
 func (s *sender) failQueued(err error) {
 	for _, p := range s.acc.partitions() {
-		for _, rb := range s.takeQueued(p, true) {
+		for _, rb := range s.acc.takeQueued(p, true) {
 			s.fail(rb, err)
 		}
 	}
@@ -775,11 +410,4 @@ func (s *sender) logf(level slog.Level, msg string, args ...any) {
 	if s.log != nil {
 		s.log.Log(context.Background(), level, "kprod: "+msg, args...)
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }

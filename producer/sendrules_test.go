@@ -12,7 +12,7 @@ func TestMayGoRules(t *testing.T) {
 	connA, connB := new(wire.Conn), new(wire.Conn)
 	s := &sender{cfg: &config{maxInFlight: 5, idempotence: true}}
 	inflight := func(n int, resend bool, conn *wire.Conn) *partition {
-		p := &partition{confirmed: true}
+		p := &partition{seq: partSeq{confirmed: true}}
 		for i := range n {
 			rb := &recBatch{order: uint64(i), sends: 1, conn: conn}
 			if resend && i == 0 {
@@ -38,7 +38,7 @@ func TestMayGoRules(t *testing.T) {
 		{"nothing joins a resend in flight", inflight(1, true, connA), fresh, connA, false},
 		{"at most max.in.flight unanswered", inflight(5, false, connA), fresh, connA, false},
 		{"not on a second connection", inflight(1, false, connA), fresh, connB, false},
-		{"one at a time until confirmed", func() *partition { p := inflight(1, false, connA); p.confirmed = false; return p }(), fresh, connA, false},
+		{"one at a time until confirmed", func() *partition { p := inflight(1, false, connA); p.seq.confirmed = false; return p }(), fresh, connA, false},
 	} {
 		if got := s.mayGo(tc.p, tc.rb, tc.conn); got != tc.want {
 			t.Errorf("%s: mayGo = %v, want %v", tc.name, got, tc.want)
@@ -60,9 +60,8 @@ func TestSettleDoubt(t *testing.T) {
 		{"absent stamped batch clears those behind", []*recBatch{mk(0, true), mk(5, false), mk(9, true)}, []bool{true, false, false}},
 		{"unstamped split part clears those behind", []*recBatch{mk(-1, false), mk(9, true)}, []bool{false, false}},
 	} {
-		p := &partition{queue: tc.queue}
-		p.settleDoubtLocked()
-		for i, rb := range p.queue {
+		settleDoubtLocked(tc.queue)
+		for i, rb := range tc.queue {
 			if rb.maybeApplied != tc.want[i] {
 				t.Errorf("%s: batch %d maybeApplied = %v, want %v", tc.name, i, rb.maybeApplied, tc.want[i])
 			}

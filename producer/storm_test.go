@@ -483,35 +483,35 @@ func senderState(p *Producer) string {
 		var b strings.Builder
 		err := p.s.call(func() {
 			s := p.s
-			fmt.Fprintf(&b, "sender: pid %v, needReset %v, pidBusy %v, %d batches in flight, unresolved %v",
-				s.pid, s.needReset, s.pidBusy, s.inflight, s.unresolved())
+			fmt.Fprintf(&b, "sender: producer id %v, needEpoch %v, initializing %v, %d batches in flight, unresolved %v",
+				s.ids.id, s.ids.needEpoch, s.ids.initializing, s.inflight, s.unresolved())
 			now := time.Now()
 			fresh, freshBatches := 0, 0
 			for _, part := range s.acc.partitions() {
-				part.mu.Lock()
+				var queue []*recBatch
+				s.acc.eachQueued(part, func(rb *recBatch) bool { queue = append(queue, rb); return true })
 				maybe := 0
-				for _, rb := range part.queue {
+				for _, rb := range queue {
 					if rb.maybeApplied && rb.seq >= 0 {
 						maybe++
 					}
 				}
 				switch {
-				case len(part.queue) == 0:
-				case part.queue[0].seq < 0 && maybe == 0 && part.inflight() == 0:
+				case len(queue) == 0:
+				case queue[0].seq < 0 && maybe == 0 && part.inflight() == 0:
 					fresh++ // only batches never sent: nothing to say but their number
-					freshBatches += len(part.queue)
+					freshBatches += len(queue)
 				default:
-					h := part.queue[0]
+					h := queue[0]
 					retry := "now"
 					if d := h.retryAt.Sub(now); d > 0 {
 						retry = "in " + d.Round(time.Millisecond).String()
 					}
 					fmt.Fprintf(&b, "\n\t%s/%d: %d queued (%d may be in the log), %d in flight, confirmed %v; "+
-						"head: seq %d, maybeApplied %v, attempts %d, sealed %v, retry %s",
-						part.topic, part.id, len(part.queue), maybe, part.inflight(), part.confirmed,
-						h.seq, h.maybeApplied, h.attempts, h.sealed, retry)
+						"head: seq %d, maybeApplied %v, attempts %d, finished %v, retry %s",
+						part.topic, part.id, len(queue), maybe, part.inflight(), part.seq.confirmed,
+						h.seq, h.maybeApplied, h.attempts, h.finished, retry)
 				}
-				part.mu.Unlock()
 			}
 			fmt.Fprintf(&b, "\n\t%d more partitions hold only batches never sent (%d batches)", fresh, freshBatches)
 		})

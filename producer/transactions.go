@@ -108,32 +108,32 @@ func notTransactional() error {
 // It must be called once before the first BeginTransaction; after an
 // ErrTxnTimeout it may be called again.
 func (p *Producer) InitTransactions(ctx context.Context) error {
-	if p.txm == nil {
+	if p.txn == nil {
 		return notTransactional()
 	}
 	if p.closing.Load() {
 		return ErrClosed
 	}
-	if p.txm.State() != txn.Initializing {
+	if p.txn.machine.State() != txn.Initializing {
 		if err := p.transition(txn.Initializing); err != nil {
 			return err
 		}
 	}
-	id, err := p.txc.InitProducerID(ctx, idempotence.None)
+	id, err := p.s.newProducerID(ctx, idempotence.None)
 	if err != nil {
 		p.txFailed(err)
 		return err
 	}
-	if err := p.s.call(func() { p.s.adoptID(id, false) }); err != nil {
+	if err := p.s.adopt(id, false); err != nil {
 		return err
 	}
-	return p.txm.Transition(txn.Ready)
+	return p.txn.machine.Transition(txn.Ready)
 }
 
 // BeginTransaction opens a transaction: records sent from now on and offsets
 // sent with SendOffsetsToTransaction are committed or aborted together.
 func (p *Producer) BeginTransaction() error {
-	if p.txm == nil {
+	if p.txn == nil {
 		return notTransactional()
 	}
 	if p.closing.Load() {
@@ -147,13 +147,13 @@ func (p *Producer) BeginTransaction() error {
 // effect only if the transaction commits. This is how a
 // consume-transform-produce loop reads and writes exactly once.
 func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets map[string]map[int32]OffsetAndMetadata, group GroupMetadata) error {
-	if p.txm == nil {
+	if p.txn == nil {
 		return notTransactional()
 	}
-	if st := p.txm.State(); st != txn.InTransaction {
+	if st := p.txn.machine.State(); st != txn.InTransaction {
 		return p.stateError(st, "SendOffsetsToTransaction")
 	}
-	id, err := p.currentID()
+	id, err := p.s.currentID()
 	if err != nil {
 		return err
 	}
@@ -165,8 +165,8 @@ func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets map[str
 		}
 		sent[topic] = m
 	}
-	p.txnTouched.Store(true)
-	if err := p.txc.SendOffsets(ctx, id, sent, group.txnGroup()); err != nil {
+	p.txn.touched.Store(true)
+	if err := p.txn.coord.SendOffsets(ctx, id, sent, group.txnGroup()); err != nil {
 		p.txFailed(err)
 		return err
 	}
@@ -179,10 +179,10 @@ func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets map[str
 // ErrAbortable and AbortTransaction is next. After ErrTxnTimeout, calling
 // CommitTransaction again is safe.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
-	if p.txm == nil {
+	if p.txn == nil {
 		return notTransactional()
 	}
-	if p.txm.State() != txn.Committing {
+	if p.txn.machine.State() != txn.Committing {
 		if err := p.transition(txn.Committing); err != nil {
 			return err
 		}
@@ -190,8 +190,8 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 	if err := p.flushAll(ctx); err != nil {
 		return fmt.Errorf("%w: waiting for the transaction's records: %w", ErrTxnTimeout, err)
 	}
-	if p.txm.State() != txn.Committing {
-		return p.txm.Err() // a record failed: the transaction must be aborted
+	if p.txn.machine.State() != txn.Committing {
+		return p.txn.machine.Err() // a record failed: the transaction must be aborted
 	}
 	return p.endTxn(ctx, true)
 }
@@ -202,15 +202,15 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // producer is then ready for the next transaction. After ErrTxnTimeout,
 // calling AbortTransaction again is safe.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
-	if p.txm == nil {
+	if p.txn == nil {
 		return notTransactional()
 	}
-	if p.txm.State() != txn.Aborting {
-		if err := p.txm.Transition(txn.Aborting); err != nil {
+	if p.txn.machine.State() != txn.Aborting {
+		if err := p.txn.machine.Transition(txn.Aborting); err != nil {
 			return err
 		}
 	}
-	if err := p.s.call(func() { p.s.failQueued(fmt.Errorf("%w", ErrAborted)) }); err != nil {
+	if err := p.s.call(func() { p.s.failQueued(ErrAborted) }); err != nil {
 		return err
 	}
 	if err := p.flushAll(ctx); err != nil {
@@ -224,8 +224,8 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 func (p *Producer) endTxn(ctx context.Context, commit bool) error {
 	// An AddPartitionsToTxn still running (its batches were aborted) must be
 	// answered first, or it could reopen the transaction after EndTxn.
-	var adding chan struct{}
-	if err := p.s.call(func() { adding = p.s.adding }); err != nil {
+	adding, err := p.s.addingDone()
+	if err != nil {
 		return err
 	}
 	if adding != nil {
@@ -235,46 +235,39 @@ func (p *Producer) endTxn(ctx context.Context, commit bool) error {
 			return fmt.Errorf("%w: waiting for AddPartitionsToTxn: %w", ErrTxnTimeout, ctx.Err())
 		}
 	}
-	if !p.txnTouched.Load() {
+	if !p.txn.touched.Load() {
 		// Nothing joined the transaction: there is nothing to end.
-		return p.txm.Transition(txn.Ready)
+		return p.txn.machine.Transition(txn.Ready)
 	}
-	id, err := p.currentID()
+	id, err := p.s.currentID()
 	if err != nil {
 		return err
 	}
-	next, err := p.txc.EndTxn(ctx, id, commit)
+	next, err := p.txn.coord.EndTxn(ctx, id, commit)
 	if err != nil {
 		p.txFailed(err)
 		return err
 	}
-	var broken bool
-	if err := p.s.call(func() { broken = p.s.needReset }); err != nil {
+	broken, err := p.s.epochBroken()
+	if err != nil {
 		return err
 	}
 	if broken && next == id {
 		// Sequences broke during the transaction and the coordinator kept
 		// the epoch: take a new one so the next transaction starts clean.
-		if err := p.txm.Transition(txn.Initializing); err != nil {
+		if err := p.txn.machine.Transition(txn.Initializing); err != nil {
 			return err
 		}
-		if next, err = p.txc.InitProducerID(ctx, id); err != nil {
+		if next, err = p.s.newProducerID(ctx, id); err != nil {
 			p.txFailed(err)
 			return err
 		}
 	}
-	if err := p.s.call(func() { p.s.adoptID(next, true) }); err != nil {
+	if err := p.s.adopt(next, true); err != nil {
 		return err
 	}
-	p.txnTouched.Store(false)
-	return p.txm.Transition(txn.Ready)
-}
-
-// currentID is the producer id and epoch the sender stamps batches with.
-func (p *Producer) currentID() (idempotence.ID, error) {
-	var id idempotence.ID
-	err := p.s.call(func() { id = p.s.pid })
-	return id, err
+	p.txn.touched.Store(false)
+	return p.txn.machine.Transition(txn.Ready)
 }
 
 // txFailed moves the state machine on an error from the coordinator: fenced
@@ -284,10 +277,10 @@ func (p *Producer) txFailed(err error) {
 	switch {
 	case errors.Is(err, txn.ErrTimeout):
 	case errors.Is(err, txn.ErrFenced), errors.Is(err, txn.ErrFatal):
-		p.txm.Fail(err, true)
+		p.txn.machine.Fail(err, true)
 		p.s.setFatal(err)
 	case errors.Is(err, txn.ErrAbortable):
-		p.txm.Fail(err, false)
+		p.txn.machine.Fail(err, false)
 	}
 }
 
@@ -297,7 +290,7 @@ func (p *Producer) txFailed(err error) {
 // ErrFenced or ErrFatal, and not ErrInvalidState: the call was not out of
 // order, the transaction broke.
 func (p *Producer) transition(to txn.State) error {
-	err := p.txm.Transition(to)
+	err := p.txn.machine.Transition(to)
 	var se *txn.StateError
 	if errors.As(err, &se) && se.Cause != nil && (se.From == txn.AbortableError || se.From == txn.FatalError) {
 		return se.Cause
@@ -308,7 +301,7 @@ func (p *Producer) transition(to txn.State) error {
 // stateError explains why a call is refused in state st.
 func (p *Producer) stateError(st txn.State, call string) error {
 	if st == txn.AbortableError || st == txn.FatalError {
-		return p.txm.Err()
+		return p.txn.machine.Err()
 	}
 	return fmt.Errorf("%w: %s in state %v", ErrInvalidState, call, st)
 }

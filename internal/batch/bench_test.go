@@ -78,10 +78,10 @@ func fullBatch() Builder {
 	return bb
 }
 
-// BenchmarkClose closes a full 16 KiB batch of 100-byte values with each
+// BenchmarkFinish finishes a full 16 KiB batch of 100-byte values with each
 // codec. Each iteration restores the open batch by copying its bytes back
 // (about 16 KiB of memmove) and then closes it.
-func BenchmarkClose(b *testing.B) {
+func BenchmarkFinish(b *testing.B) {
 	for _, c := range []Codec{None, Gzip, Snappy, LZ4, Zstd} {
 		b.Run(c.String(), func(b *testing.B) {
 			comp, err := NewCompressor(c, DefaultLevel)
@@ -97,7 +97,7 @@ func BenchmarkClose(b *testing.B) {
 				bb.buf = append(buf[:0], raw...)
 			}
 			restore()
-			if err := bb.Close(comp); err != nil { // warm the pools
+			if err := bb.Finish(comp); err != nil { // warm the pools
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(len(raw)))
@@ -105,7 +105,7 @@ func BenchmarkClose(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				restore()
-				if err := bb.Close(comp); err != nil {
+				if err := bb.Finish(comp); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -114,10 +114,10 @@ func BenchmarkClose(b *testing.B) {
 	}
 }
 
-// BenchmarkStamp re-stamps a closed, full 16 KiB batch.
+// BenchmarkStamp re-stamps a finished, full 16 KiB batch.
 func BenchmarkStamp(b *testing.B) {
 	bb := fullBatch()
-	if err := bb.Close(nil); err != nil {
+	if err := bb.Finish(nil); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -126,11 +126,11 @@ func BenchmarkStamp(b *testing.B) {
 	}
 }
 
-// BenchmarkEachRecord iterates a closed lz4 batch of 16 KiB.
+// BenchmarkEachRecord iterates a finished lz4 batch of 16 KiB.
 func BenchmarkEachRecord(b *testing.B) {
 	bb := fullBatch()
 	comp, _ := NewCompressor(LZ4, DefaultLevel)
-	if err := bb.Close(comp); err != nil {
+	if err := bb.Finish(comp); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

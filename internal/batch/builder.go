@@ -6,26 +6,26 @@ import "slices"
 // the records section.
 const Overhead = 61
 
-// emptyHeader fills the header's place until Close writes it.
+// emptyHeader fills the header's place until Finish writes it.
 var emptyHeader [Overhead]byte
 
 // Builder is one partition's open record batch. Records are encoded into its
-// buffer as they are appended; Close turns the buffer into a finished batch.
+// buffer as they are appended; Finish turns the buffer into a finished batch.
 // A Builder is not safe for concurrent use: the producer holds the
 // partition's lock around it. The zero value is an empty open batch with no
 // buffer, as after Reset(nil).
 type Builder struct {
-	buf     []byte // header (filled at Close) then the records section
+	buf     []byte // header (filled at Finish) then the records section
 	n       int    // records appended
 	firstTS int64  // timestamp of the first record: the base timestamp
 	maxTS   int64  // largest timestamp appended
 
-	closed     bool
-	codec      Codec  // codec the records section was compressed with at Close
-	rawLen     int    // uncompressed size of the batch, set at Close
-	recordsCRC uint32 // CRC-32C of the records section as sent, set at Close
+	finished   bool
+	codec      Codec  // codec the records section was compressed with at Finish
+	rawLen     int    // uncompressed size of the batch, set at Finish
+	recordsCRC uint32 // CRC-32C of the records section as sent, set at Finish
 	// recordsShift carries a CRC past the records section: x^(8*len) modulo
-	// the CRC polynomial, set at Close.
+	// the CRC polynomial, set at Finish.
 	recordsShift uint32
 
 	stamped    bool // Stamp was called; otherwise the producer fields are -1
@@ -49,11 +49,11 @@ func (b *Builder) Reset(buf []byte) {
 // timestamp and later ones are stored as deltas from it (which may be
 // negative). A nil key or value is written as null, an empty non-nil one as
 // empty. The bytes are copied, so the caller may reuse its slices at once.
-// Append does not allocate when the buffer has room. Appending to a closed
+// Append does not allocate when the buffer has room. Appending to a finished
 // batch does nothing: check Closed, or AppendSize against the batch limit,
 // before appending.
 func (b *Builder) Append(ts int64, key, value []byte, headers []Header) {
-	if b.closed {
+	if b.finished {
 		return
 	}
 	if len(b.buf) < Overhead {
@@ -103,10 +103,10 @@ const MaxHeaderlessOverhead = Overhead + maxVarintLen + // record length
 	2*maxVarintLen + 1 // key and value lengths, header count
 
 // Len returns the size of the batch in bytes, header included, before
-// compression. After Close it stays the uncompressed size; len(Bytes()) is
+// compression. After Finish it stays the uncompressed size; len(Bytes()) is
 // the size on the wire.
 func (b *Builder) Len() int {
-	if b.closed {
+	if b.finished {
 		return b.rawLen
 	}
 	return max(len(b.buf), Overhead)

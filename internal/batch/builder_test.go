@@ -95,7 +95,7 @@ func TestStampTwiceEqualsStampOnce(t *testing.T) {
 	}
 }
 
-func TestStampBeforeClose(t *testing.T) {
+func TestStampBeforeFinish(t *testing.T) {
 	recs := []rec{{ts: 10, value: []byte("a")}, {ts: 11, value: []byte("b")}}
 	st := stamp{set: true, pid: 77, epoch: 2, seq: 9, txn: true}
 	var b batch.Builder
@@ -104,7 +104,7 @@ func TestStampBeforeClose(t *testing.T) {
 	for _, r := range recs {
 		b.Append(r.ts, r.key, r.value, r.headers)
 	}
-	if err := b.Close(nil); err != nil {
+	if err := b.Finish(nil); err != nil {
 		t.Fatal(err)
 	}
 	if want := kmsgBatch(recs, st); !bytes.Equal(b.Bytes(), want) {
@@ -176,29 +176,29 @@ func TestEstimateSizeIsUpperBound(t *testing.T) {
 
 func TestBuilderLifecycle(t *testing.T) {
 	var b batch.Builder // the zero value is an empty open batch
-	if b.Closed() || b.Bytes() != nil || b.NumRecords() != 0 {
+	if b.Finished() || b.Bytes() != nil || b.NumRecords() != 0 {
 		t.Fatal("zero Builder is not an empty open batch")
 	}
-	if err := b.Close(nil); !errors.Is(err, batch.ErrEmpty) {
-		t.Fatalf("Close of empty batch: %v, want ErrEmpty", err)
+	if err := b.Finish(nil); !errors.Is(err, batch.ErrEmpty) {
+		t.Fatalf("Finish of empty batch: %v, want ErrEmpty", err)
 	}
 	if err := b.EachRecord(func(batch.Record) bool { t.Fatal("record in empty batch"); return true }); err != nil {
 		t.Fatal(err)
 	}
 	b.Append(1, []byte("k"), []byte("v"), nil)
-	if err := b.Close(nil); err != nil {
+	if err := b.Finish(nil); err != nil {
 		t.Fatal(err)
 	}
-	if !b.Closed() {
-		t.Fatal("not Closed after Close")
+	if !b.Finished() {
+		t.Fatal("not Finished after Finish")
 	}
-	if err := b.Close(nil); !errors.Is(err, batch.ErrClosed) {
-		t.Fatalf("second Close: %v, want ErrClosed", err)
+	if err := b.Finish(nil); !errors.Is(err, batch.ErrFinished) {
+		t.Fatalf("second Close: %v, want ErrFinished", err)
 	}
 	closed := bytes.Clone(b.Bytes())
 	b.Append(2, nil, []byte("late"), nil)
 	if !bytes.Equal(b.Bytes(), closed) || b.NumRecords() != 1 {
-		t.Fatal("Append changed a closed batch")
+		t.Fatal("Append changed a finished batch")
 	}
 	if want := kmsgBatch([]rec{{ts: 1, key: []byte("k"), value: []byte("v")}}, stamp{}); !bytes.Equal(closed, want) {
 		t.Fatalf("zero-value Builder batch differs from kmsg:\n got %x\nwant %x", closed, want)
@@ -207,14 +207,14 @@ func TestBuilderLifecycle(t *testing.T) {
 	// Reset with the old buffer reuses its memory and forgets everything.
 	buf := b.Buffer()
 	b.Reset(buf)
-	if b.Closed() || b.NumRecords() != 0 || b.Len() != batch.Overhead || b.Codec() != batch.None {
+	if b.Finished() || b.NumRecords() != 0 || b.Len() != batch.Overhead || b.Codec() != batch.None {
 		t.Fatal("Reset did not start an empty open batch")
 	}
 	b.Append(3, nil, []byte("again"), nil)
 	if &b.Buffer()[0] != &buf[0] {
 		t.Fatal("Reset did not reuse the buffer")
 	}
-	if err := b.Close(nil); err != nil {
+	if err := b.Finish(nil); err != nil {
 		t.Fatal(err)
 	}
 	if want := kmsgBatch([]rec{{ts: 3, value: []byte("again")}}, stamp{}); !bytes.Equal(b.Bytes(), want) {
@@ -222,7 +222,7 @@ func TestBuilderLifecycle(t *testing.T) {
 	}
 }
 
-func TestLenAfterClose(t *testing.T) {
+func TestLenAfterFinish(t *testing.T) {
 	recs := make([]rec, 200)
 	for i := range recs {
 		recs[i] = rec{ts: int64(i), value: bytes.Repeat([]byte("compressible "), 10)}
@@ -234,11 +234,11 @@ func TestLenAfterClose(t *testing.T) {
 	}
 	raw := b.Len()
 	comp, _ := batch.NewCompressor(batch.Zstd, batch.DefaultLevel)
-	if err := b.Close(comp); err != nil {
+	if err := b.Finish(comp); err != nil {
 		t.Fatal(err)
 	}
 	if b.Len() != raw {
-		t.Fatalf("Len after Close %d, want the uncompressed %d", b.Len(), raw)
+		t.Fatalf("Len after Finish %d, want the uncompressed %d", b.Len(), raw)
 	}
 	if len(b.Bytes()) >= raw/4 {
 		t.Fatalf("zstd batch is %d bytes of %d: not compressed?", len(b.Bytes()), raw)
@@ -262,7 +262,7 @@ func TestReuseDoesNotAllocate(t *testing.T) {
 		for i := 0; b.Len() < 16<<10; i++ {
 			b.Append(int64(i), key, value, hdrs)
 		}
-		if err := b.Close(comp); err != nil {
+		if err := b.Finish(comp); err != nil {
 			t.Fatal(err)
 		}
 		b.Stamp(1, 2, 3, true)

@@ -17,7 +17,7 @@ func CRC32C(data []byte) uint32 {
 // The CRC of a batch is recomputed on every Stamp without reading the records
 // again. A CRC is linear: the CRC of A followed by B equals the CRC of A
 // multiplied by x^(8*len(B)) modulo the polynomial, XORed with the CRC of B
-// (the pre- and post-conditioning of the two CRCs cancel out). Close keeps
+// (the pre- and post-conditioning of the two CRCs cancel out). Finish keeps
 // the CRC of the records and that power of x; a Stamp then costs a 40-byte
 // CRC of the header and one multiplication.
 

@@ -3,10 +3,10 @@
 //
 // A [Builder] is one partition's open batch. Each record is encoded into the
 // batch's own buffer the moment it is appended, so the caller may reuse its
-// key and value slices at once. [Builder.Close] writes the 61-byte header and
+// key and value slices at once. [Builder.Finish] writes the 61-byte header and
 // compresses the records section once, in place, with a [Compressor].
 // [Builder.Stamp] writes the producer id, epoch, base sequence and
-// transactional bit into a closed batch without touching the records: the
+// transactional bit into a finished batch without touching the records: the
 // CRC is recomputed from the header alone and the stored CRC of the records,
 // so stamping costs the same for a 1 KiB batch and a 1 MiB one, and may be
 // repeated when a retry needs new values.

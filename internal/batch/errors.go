@@ -28,6 +28,6 @@ var (
 	// ErrCompression reports a codec that failed to compress a batch.
 	ErrCompression = errors.New("batch: compression failed")
 
-	// ErrClosed reports an attempt to close a batch that is already closed.
-	ErrClosed = errors.New("batch: batch already closed")
+	// ErrFinished reports an attempt to finish a batch that is already finished.
+	ErrFinished = errors.New("batch: batch already finished")
 )

@@ -22,7 +22,7 @@ func Example() {
 		b.Append(now+int64(i), []byte("user-42"), fmt.Appendf(nil, "event %d", i),
 			[]batch.Header{{Key: "source", Value: []byte("example")}})
 	}
-	if err := b.Close(comp); err != nil {
+	if err := b.Finish(comp); err != nil {
 		panic(err)
 	}
 	b.Stamp(1001, 0, 0, false) // producer id, epoch, base sequence, not transactional

@@ -93,7 +93,7 @@ func FuzzBuilder(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Close(comp); err != nil {
+		if err := b.Finish(comp); err != nil {
 			t.Fatal(err)
 		}
 		if st.set {

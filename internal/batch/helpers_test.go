@@ -58,8 +58,8 @@ func build(t testing.TB, recs []rec, codec batch.Codec, level int, st stamp) *ba
 	if err != nil {
 		t.Fatalf("NewCompressor(%s, %d): %v", codec, level, err)
 	}
-	if err := b.Close(comp); err != nil {
-		t.Fatalf("Close: %v", err)
+	if err := b.Finish(comp); err != nil {
+		t.Fatalf("Finish: %v", err)
 	}
 	if st.set {
 		b.Stamp(st.pid, st.epoch, st.seq, st.txn)

@@ -7,7 +7,7 @@ import (
 )
 
 // EachRecord calls fn for every record of the batch, in order, until fn
-// returns false. It works before and after Close; a compressed closed batch
+// returns false. It works before and after Finish; a compressed finished batch
 // is first decompressed into a pooled scratch buffer. The Key, Value and
 // header Values of a Record alias the batch or that scratch buffer: they are
 // valid only during the call to fn (copy what must outlive it). Appending
@@ -18,7 +18,7 @@ func (b *Builder) EachRecord(fn func(Record) bool) error {
 		return nil
 	}
 	records := b.buf[Overhead:]
-	if b.closed && b.codec != None {
+	if b.finished && b.codec != None {
 		sp := getScratch()
 		defer putScratch(sp)
 		*sp = slices.Grow((*sp)[:0], b.rawLen-Overhead)

@@ -64,7 +64,7 @@ func sameRecords(got, want []rec) error {
 	return nil
 }
 
-func TestEachRecordBeforeAndAfterClose(t *testing.T) {
+func TestEachRecordBeforeAndAfterFinish(t *testing.T) {
 	recs := randomRecords(rand.New(rand.NewPCG(21, 22)), 700, 1_700_000_000_000)
 	for _, c := range allCodecs {
 		t.Run(c.codec.String(), func(t *testing.T) {
@@ -74,15 +74,15 @@ func TestEachRecordBeforeAndAfterClose(t *testing.T) {
 				b.Append(r.ts, r.key, r.value, r.headers)
 			}
 			if err := sameRecords(collect(t, &b), recs); err != nil {
-				t.Fatalf("before Close: %v", err)
+				t.Fatalf("before Finish: %v", err)
 			}
 			comp, _ := batch.NewCompressor(c.codec, batch.DefaultLevel)
-			if err := b.Close(comp); err != nil {
+			if err := b.Finish(comp); err != nil {
 				t.Fatal(err)
 			}
 			b.Stamp(1, 1, 1, false)
 			if err := sameRecords(collect(t, &b), recs); err != nil {
-				t.Fatalf("after Close: %v", err)
+				t.Fatalf("after Finish: %v", err)
 			}
 		})
 	}
@@ -127,7 +127,7 @@ func TestSplitIntoSmallerBatches(t *testing.T) {
 		if p.Len() > 4096 && p.NumRecords() > 1 {
 			t.Fatalf("part of %d bytes with %d records exceeds the split size", p.Len(), p.NumRecords())
 		}
-		if err := p.Close(nil); err != nil {
+		if err := p.Finish(nil); err != nil {
 			t.Fatal(err)
 		}
 		if want := kmsgBatch(recs[start:start+p.NumRecords()], stamp{}); !bytes.Equal(p.Bytes(), want) {

@@ -15,7 +15,7 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// scratchPool holds buffers for compressing a batch at Close and for
+// scratchPool holds buffers for compressing a batch at Finish and for
 // decompressing one in EachRecord. Buffers keep the capacity they grew to.
 var scratchPool sync.Pool
 

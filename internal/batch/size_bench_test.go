@@ -50,7 +50,7 @@ func BenchmarkCloseBySize(b *testing.B) {
 					bb.buf = append(buf[:0], raw...)
 				}
 				restore()
-				if err := bb.Close(comp); err != nil { // warm the codec's pools
+				if err := bb.Finish(comp); err != nil { // warm the codec's pools
 					b.Fatal(err)
 				}
 				b.SetBytes(int64(len(raw)))
@@ -58,7 +58,7 @@ func BenchmarkCloseBySize(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					restore()
-					if err := bb.Close(comp); err != nil {
+					if err := bb.Finish(comp); err != nil {
 						b.Fatal(err)
 					}
 				}

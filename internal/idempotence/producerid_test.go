@@ -37,7 +37,7 @@ func TestInitGetsAnID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	do := requester(t, c)
-	id, err := Init(ctx, do, nil, time.Minute, None, 10*time.Millisecond)
+	id, err := Init(ctx, do, time.Minute, None, 10*time.Millisecond)
 	if err != nil || !id.Valid() {
 		t.Fatalf("%v %v", id, err)
 	}
@@ -47,7 +47,7 @@ func TestInitGetsAnID(t *testing.T) {
 		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		return resp, nil, true
 	})
-	again, err := Init(ctx, do, nil, time.Minute, id, 10*time.Millisecond)
+	again, err := Init(ctx, do, time.Minute, id, 10*time.Millisecond)
 	if err != nil || !again.Valid() {
 		t.Fatalf("after a retriable error: %v %v", again, err)
 	}
@@ -57,7 +57,7 @@ func TestInitGetsAnID(t *testing.T) {
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil, true
 	})
-	_, err = Init(ctx, do, nil, time.Minute, None, 10*time.Millisecond)
+	_, err = Init(ctx, do, time.Minute, None, 10*time.Millisecond)
 	if !errors.Is(err, ErrInit) || !errors.Is(err, kerr.ClusterAuthorizationFailed) {
 		t.Fatalf("got %v", err)
 	}
@@ -70,7 +70,7 @@ func TestInitGetsAnID(t *testing.T) {
 	})
 	short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel2()
-	if _, err := Init(short, do, nil, time.Minute, None, 10*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Init(short, do, time.Minute, None, 10*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -3,10 +3,8 @@ package txn
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/kprod/kprod/internal/idempotence"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -32,21 +30,16 @@ func (c *Client) InitProducerID(ctx context.Context, current idempotence.ID) (id
 		if v != vOK {
 			return v, err
 		}
-		req := kmsg.NewPtrInitProducerIDRequest()
-		req.TransactionalID = &c.txnID
-		req.TransactionTimeoutMillis = int32(c.cfg.Timeout / time.Millisecond)
-		if current.Valid() {
-			req.ProducerID, req.ProducerEpoch = current.ProducerID, current.Epoch
-		}
+		req := idempotence.InitRequest(&c.txnID, c.cfg.Timeout, current)
 		raw, v, err := c.send(ctx, p, k, co, req)
 		if v != vOK {
 			return v, err
 		}
-		resp := raw.(*kmsg.InitProducerIDResponse)
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		got, err := idempotence.InitAnswer(raw.(*kmsg.InitProducerIDResponse))
+		if err != nil {
 			return c.judge(k, co, classify(err)), fmt.Errorf("node %d: %w", co.node, err)
 		}
-		id = idempotence.ID{ProducerID: resp.ProducerID, Epoch: resp.ProducerEpoch}
+		id = got
 		c.v2.Store(speaksV2(p))
 		return vOK, nil
 	})

@@ -38,18 +38,18 @@ const (
 	noSequence      = -1
 )
 
-// Close finishes the batch: with comp non-nil and comp.Codec() not None it
+// Finish finishes the batch: with comp non-nil and comp.Codec() not None it
 // compresses the records section in place (into a pooled scratch buffer,
 // copied back; buf grows only if the compressed form is larger), then writes
 // the header (codec bits, lastOffsetDelta, timestamps, record count, the
 // producer fields of an earlier Stamp or -1, and the CRC). Afterwards Bytes is
 // the complete batch, ready for a ProduceRequest's Records field. comp nil
 // means no compression. Closing an empty batch fails with ErrEmpty, closing
-// twice with ErrClosed, closing one beyond the int32 length field with
+// twice with ErrFinished, closing one beyond the int32 length field with
 // ErrTooLarge; a batch that fails to close stays open and unchanged.
-func (b *Builder) Close(comp *Compressor) error {
-	if b.closed {
-		return ErrClosed
+func (b *Builder) Finish(comp *Compressor) error {
+	if b.finished {
+		return ErrFinished
 	}
 	if b.n == 0 {
 		return ErrEmpty
@@ -73,7 +73,7 @@ func (b *Builder) Close(comp *Compressor) error {
 		*sp = out
 		putScratch(sp)
 	}
-	b.closed, b.codec, b.rawLen = true, codec, rawLen
+	b.finished, b.codec, b.rawLen = true, codec, rawLen
 	b.recordsCRC = CRC32C(b.buf[Overhead:])
 	b.recordsShift = xPow8n(uint32(len(b.buf) - Overhead))
 
@@ -91,7 +91,7 @@ func (b *Builder) Close(comp *Compressor) error {
 }
 
 // Stamp sets the producer id, epoch, base sequence and transactional bit of
-// the batch. On a closed batch it rewrites those header fields and the CRC
+// the batch. On a finished batch it rewrites those header fields and the CRC
 // without reading the records again (the cost does not grow with the batch),
 // and it may be called again with new values, as when a retry follows a
 // producer id reset. On an open batch the values are kept and Close writes
@@ -99,12 +99,12 @@ func (b *Builder) Close(comp *Compressor) error {
 func (b *Builder) Stamp(producerID int64, epoch int16, baseSequence int32, transactional bool) {
 	b.stamped = true
 	b.producerID, b.epoch, b.baseSeq, b.txn = producerID, epoch, baseSequence, transactional
-	if b.closed {
+	if b.finished {
 		b.writeProducer()
 	}
 }
 
-// writeProducer writes the attributes and producer fields of a closed batch
+// writeProducer writes the attributes and producer fields of a finished batch
 // and then its CRC.
 func (b *Builder) writeProducer() {
 	h := b.buf[:Overhead]
@@ -128,18 +128,18 @@ func (b *Builder) writeProducer() {
 // length field.
 func tooLarge(size int) bool { return size-offLeaderEpoch > math.MaxInt32 }
 
-// Closed reports whether Close has finished the batch.
-func (b *Builder) Closed() bool { return b.closed }
+// Finished reports whether Finish has finished the batch.
+func (b *Builder) Finished() bool { return b.finished }
 
-// Bytes returns the closed batch, header and records, as it goes on the
-// wire; nil before Close. The slice aliases the Builder's buffer.
+// Bytes returns the finished batch, header and records, as it goes on the
+// wire; nil before Finish. The slice aliases the Builder's buffer.
 func (b *Builder) Bytes() []byte {
-	if !b.closed {
+	if !b.finished {
 		return nil
 	}
 	return b.buf
 }
 
-// Codec returns the codec the batch was compressed with at Close (None
-// before Close).
+// Codec returns the codec the batch was compressed with at Finish (None
+// before Finish).
 func (b *Builder) Codec() Codec { return b.codec }

@@ -11,27 +11,27 @@ import (
 // 0.7 MB for zstd), and the application needs cores too.
 const maxCompressors = 4
 
-// closeSealing compresses and closes the batches the sender collected in
-// s.sealing, then marks them ready. With a codec and several batches,
-// helper goroutines compress alongside the sender on the other cores, and the
-// sender waits for them: the batches stay the sender's, and a producer
-// bound by its codec uses more than one core.
-func (s *sender) closeSealing() {
-	batches := s.sealing
+// finishClosed finishes the closed batches the last scan collected
+// (compression, header), then marks them finished. With a codec and several
+// batches, helper goroutines compress alongside the sender on the other
+// cores, and the sender waits for them: the batches stay the sender's, and
+// a producer bound by its codec uses more than one core.
+func (s *sender) finishClosed() {
+	batches := s.scan.toFinish
 	helpers := 0
 	if s.acc.comp != nil {
 		helpers = min(len(batches), runtime.GOMAXPROCS(0), maxCompressors) - 1
 	}
 	if helpers <= 0 {
 		for _, rb := range batches {
-			s.acc.closeBatch(rb)
+			s.acc.finish(rb)
 		}
 	} else {
-		s.parallelCloses++
+		s.m.parallelFinishes.Add(1)
 		var next atomic.Int64
 		work := func() {
 			for i := next.Add(1) - 1; i < int64(len(batches)); i = next.Add(1) - 1 {
-				s.acc.closeBatch(batches[i])
+				s.acc.finish(batches[i])
 			}
 		}
 		var wg sync.WaitGroup
@@ -42,6 +42,6 @@ func (s *sender) closeSealing() {
 		wg.Wait()
 	}
 	for _, rb := range batches {
-		s.acc.markSealed(rb)
+		s.acc.markFinished(rb)
 	}
 }

@@ -38,7 +38,7 @@ func TestParallelCompression(t *testing.T) {
 			l.checkLog(consume(t, c, "pc", n))
 			if runtime.GOMAXPROCS(0) < 2 {
 				t.Log("GOMAXPROCS is 1: no helpers, the sender compressed alone")
-			} else if p.s.parallelCloses == 0 {
+			} else if p.m.parallelFinishes.Load() == 0 {
 				t.Fatal("no step compressed its batches with helpers")
 			}
 		})
