@@ -130,7 +130,7 @@ type appendArgs struct {
 type appendResult struct {
 	fut   Future
 	bytes int  // encoded size of the record
-	full  bool // the batch it went into was sealed as full
+	full  bool // the batch it went into was closed as full
 }
 
 // append encodes the record into its partition's open batch, opening a new

@@ -88,7 +88,7 @@ func sendFrom(ctx context.Context, p *Producer, l *ledger, topic string, base, g
 }
 
 // TestCloseLiveBroker closes a producer holding records in open batches,
-// sealed batches and requests in flight to a slow but live broker: Close
+// closed batches and requests in flight to a slow but live broker: Close
 // sends everything, every callback has run once when it returns, every
 // record is in the log once and in order, and no goroutine is left.
 func TestCloseLiveBroker(t *testing.T) {

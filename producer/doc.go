@@ -5,9 +5,11 @@
 // retries in order and answers every record exactly once.
 //
 // A record travels: Send → interceptors → partitioner → encoded into its
-// partition's open batch (so the caller's buffers are free at once) → sealed
-// when full, after linger, or on Flush/Close → drained per leader into a
-// produce request → answered through the record's Future and callback.
+// partition's open batch (so the caller's buffers are free at once); the
+// batch is closed when full, after linger, or on Flush/Close → finished
+// (compressed) by the sender → drained per leader into a produce request →
+// answered through the record's Future and callback. docs/ARCHITECTURE.md
+// walks the same path through the files.
 //
 // Defaults are the Java producer's (acks=all, idempotence on, linger 5ms,
 // batch.size 16 KiB, buffer.memory 32 MiB, ...); WithProperties accepts the

@@ -23,7 +23,7 @@ func processCPU(b *testing.B) time.Duration {
 
 // BenchmarkProduceThroughput sends b.N records with a callback each and
 // waits until all are answered by the blackhole broker process: the
-// producer end to end (append, seal, compress, drain, answer, callbacks).
+// producer end to end (append, close, finish, drain, answer, callbacks).
 // It reports records/s and the producer process's CPU µs per record; the
 // broker's CPU is not counted (it runs in its own process).
 //
