@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/producer"
+	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // errUsage marks a bad command line; main exits with status 2 on it.
@@ -129,9 +130,9 @@ func (o *options) producerOpts(seeds []string) ([]producer.Opt, error) {
 		opts = append(opts, producer.WithIdempotence(o.idempotent))
 	}
 	if o.props != "" {
-		props, err := parseProps(o.props)
+		props, err := loadgen.ParseProps(o.props)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: -producer-props: %w", errUsage, err)
 		}
 		opts = append(opts, producer.WithProperties(props))
 	}
@@ -149,25 +150,4 @@ func parseAcks(s string) (producer.Acks, error) {
 		return producer.AcksAll, nil
 	}
 	return 0, fmt.Errorf("%w: -acks %q (want 0, 1 or all)", errUsage, s)
-}
-
-// parseProps reads "k=v,k=v" into a map. Keys are trimmed and must not be
-// empty or repeated; a value may contain '=' but not ','.
-func parseProps(s string) (map[string]string, error) {
-	props := make(map[string]string)
-	for _, kv := range strings.Split(s, ",") {
-		if strings.TrimSpace(kv) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: -producer-props: %q is not key=value", errUsage, kv)
-		}
-		if _, dup := props[k]; dup {
-			return nil, fmt.Errorf("%w: -producer-props: %q given twice", errUsage, k)
-		}
-		props[k] = strings.TrimSpace(v)
-	}
-	return props, nil
 }

@@ -7,14 +7,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kprod/kprod/producer"
+	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // closeTimeout bounds Close at the end of a run.
@@ -76,24 +75,21 @@ func run(args []string, stdout, stderr io.Writer) (failed int64, err error) {
 		return 0, err
 	}
 
-	stopProfile, err := startProfiles(o)
+	loadgen.SetMemProfileRate(o.memProfileRate)
+	stopProfile, err := loadgen.StartCPUProfile(o.cpuProfile)
 	if err != nil {
 		return 0, err
 	}
-	st := newStats(o.records)
+	st := loadgen.NewTally(o.records)
 	stopProgress := make(chan struct{})
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
-		st.progress(stdout, o.interval, o.recordSize, stopProgress)
+		progress(stdout, st, o.interval, o.recordSize, stopProgress)
 	}()
 
 	start := time.Now()
-	send(ctx, p, o, st, start)
-	select {
-	case <-st.done:
-	case <-ctx.Done():
-	}
+	_ = send(ctx, p, o, st) // a ctx that ended is reported below, after the summary
 	elapsed := time.Since(start)
 	close(stopProgress)
 	<-progressDone
@@ -103,14 +99,14 @@ func run(args []string, stdout, stderr io.Writer) (failed int64, err error) {
 	cerr := p.Close(cctx) // answers whatever the timeout left unanswered
 	ccancel()
 	closed = true
-	if err := writeMemProfile(o); err != nil {
+	if err := loadgen.WriteMemProfile(o.memProfile); err != nil {
 		return 0, err
 	}
-	if ep := st.firstErr.Load(); ep != nil {
-		fmt.Fprintf(stderr, "first error: %v\n", *ep)
+	if err := st.FirstErr(); err != nil {
+		fmt.Fprintf(stderr, "first error: %v\n", err)
 	}
-	fmt.Fprintln(stdout, st.summary(o.records, o.recordSize, elapsed))
-	failed = st.errors.Load() + o.records - st.answered.Load()
+	fmt.Fprintln(stdout, summary(st, o.recordSize, elapsed))
+	failed = st.Errors() + o.records - st.Answered()
 	if cerr != nil {
 		return failed, fmt.Errorf("close: %w", cerr)
 	}
@@ -120,9 +116,10 @@ func run(args []string, stdout, stderr io.Writer) (failed int64, err error) {
 	return failed, nil
 }
 
-// send hands every record to the producer, paced by -throughput. One value
-// buffer and one Record are reused throughout: Send copies what it needs.
-func send(ctx context.Context, p *producer.Producer, o *options, st *stats, start time.Time) {
+// send hands every record to the producer, paced by -throughput, times
+// each one, and waits for the answers. One value buffer and one Record are
+// reused throughout: Send copies what it needs.
+func send(ctx context.Context, p *producer.Producer, o *options, st *loadgen.Tally) error {
 	value := make([]byte, o.recordSize)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range value {
@@ -132,17 +129,13 @@ func send(ctx context.Context, p *producer.Producer, o *options, st *stats, star
 	for i := range keys {
 		keys[i] = fmt.Appendf(nil, "key-%d", i)
 	}
-	slots := &slotList{st: st}
-	thr := newThrottle(o.throughput, start)
 	rec := &producer.Record{Topic: o.topic, Value: value}
-	for i := int64(0); i < o.records; i++ {
-		thr.wait(i)
+	return loadgen.New().Run(ctx, st, loadgen.Load{Rate: o.throughput}, func(i int64, s *loadgen.Slot) {
 		if len(keys) > 0 {
 			rec.Key = keys[i%int64(len(keys))]
 		}
-		s := slots.get()
-		p.Send(ctx, rec, s.cb)
-	}
+		p.Send(ctx, rec, s.Callback)
+	})
 }
 
 // startCluster starts the embedded kfake cluster on loopback.
@@ -156,40 +149,4 @@ func startCluster(o *options) (*kfake.Cluster, error) {
 		return nil, fmt.Errorf("embedded cluster: %w", err)
 	}
 	return c, nil
-}
-
-// startProfiles starts the CPU profile and sets the allocation sampling rate
-// the flags ask for; the returned func stops the CPU profile.
-func startProfiles(o *options) (stop func(), err error) {
-	if o.memProfileRate > 0 {
-		runtime.MemProfileRate = o.memProfileRate
-	}
-	if o.cpuProfile == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(o.cpuProfile)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
-}
-
-// writeMemProfile writes the allocation profile when -memprofile asks for it.
-func writeMemProfile(o *options) error {
-	if o.memProfile == "" {
-		return nil
-	}
-	f, err := os.Create(o.memProfile)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return pprof.Lookup("allocs").WriteTo(f, 0)
 }

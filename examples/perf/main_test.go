@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // summaryKeys are the fields of the summary line, in order.
@@ -129,6 +128,7 @@ func TestPerfBadArguments(t *testing.T) {
 		{"-acks", "2"},
 		{"-compression", "brotli"},
 		{"-producer-props", "linger.ms"},
+		{"-producer-props", "acks=1,acks=0"},
 		{"-producer-props", "no.such.property=1"},
 		{"-blackhole", "-brokers", "127.0.0.1:1"},
 		{"-embedded-brokers", "0"},
@@ -139,40 +139,6 @@ func TestPerfBadArguments(t *testing.T) {
 		_, err := run(append(args, "-interval", "0"), io.Discard, io.Discard)
 		if !errors.Is(err, errUsage) {
 			t.Errorf("run(%q) = %v, want errUsage", args, err)
-		}
-	}
-}
-
-func TestParseProps(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want map[string]string
-		bad  bool
-	}{
-		{in: "", want: map[string]string{}},
-		{in: "acks=1", want: map[string]string{"acks": "1"}},
-		{in: " linger.ms = 5 , batch.size=65536,", want: map[string]string{"linger.ms": "5", "batch.size": "65536"}},
-		{in: "sasl.jaas.config=a=b", want: map[string]string{"sasl.jaas.config": "a=b"}},
-		{in: "client.id=", want: map[string]string{"client.id": ""}},
-		{in: "acks", bad: true},
-		{in: "=1", bad: true},
-		{in: "acks=1,acks=all", bad: true},
-	} {
-		got, err := parseProps(tc.in)
-		if tc.bad {
-			if !errors.Is(err, errUsage) {
-				t.Errorf("parseProps(%q) = %v, %v; want errUsage", tc.in, got, err)
-			}
-			continue
-		}
-		if err != nil || len(got) != len(tc.want) {
-			t.Errorf("parseProps(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-			continue
-		}
-		for k, v := range tc.want {
-			if got[k] != v {
-				t.Errorf("parseProps(%q)[%q] = %q, want %q", tc.in, k, got[k], v)
-			}
 		}
 	}
 }
@@ -195,84 +161,5 @@ func TestFlagsOnlyWhenGiven(t *testing.T) {
 	}
 	if opts, err = o.producerOpts([]string{"127.0.0.1:1"}); err != nil || len(opts) != 8 {
 		t.Fatalf("all flags give %d options (%v), want 8", len(opts), err)
-	}
-}
-
-func TestHistogramBuckets(t *testing.T) {
-	prev := -1
-	for _, v := range []int64{-5, 0, 1, 31, 32, 33, 63, 64, 65, 100, 1000, 1 << 20, 123456789, 1<<62 + 12345, 1<<63 - 1} {
-		i := bucketOf(v)
-		if i < prev || i < 0 || i >= numBuckets {
-			t.Fatalf("bucketOf(%d) = %d: out of range or order (previous %d)", v, i, prev)
-		}
-		prev = i
-		lo, hi := bucketBounds(i)
-		if w := max(v, 0); w < lo || w > hi {
-			t.Errorf("bucketOf(%d) = %d with bounds [%d, %d]: value outside", v, i, lo, hi)
-		}
-		if float64(hi-lo) > float64(lo)/32 {
-			t.Errorf("bucket %d [%d, %d] wider than 1/32 of its values", i, lo, hi)
-		}
-	}
-}
-
-func TestHistogramQuantile(t *testing.T) {
-	var h histogram
-	if q := h.Quantile(0.5); q != 0 {
-		t.Fatalf("empty histogram: p50 = %d, want 0", q)
-	}
-	for v := int64(1); v <= 100_000; v++ {
-		h.Record(v * 1000) // 1µs … 100ms
-	}
-	for _, tc := range []struct {
-		q    float64
-		want int64
-	}{{0.5, 50_000_000}, {0.99, 99_000_000}, {1, 100_000_000}, {0.00001, 1000}} {
-		got := h.Quantile(tc.q)
-		if diff := float64(got-tc.want) / float64(tc.want); diff > 1.0/32 || diff < -1.0/32 {
-			t.Errorf("Quantile(%v) = %d, want %d ± 1/32", tc.q, got, tc.want)
-		}
-	}
-}
-
-func TestThrottleDelay(t *testing.T) {
-	start := time.Unix(1000, 0)
-	thr := newThrottle(1000, start) // one record per ms
-	for _, tc := range []struct {
-		i    int64
-		now  time.Duration // since start
-		want time.Duration
-	}{
-		{0, 0, 0},
-		{1, 0, time.Millisecond},
-		{10, 9600 * time.Microsecond, 0}, // due in 400µs: below minSleep, send now
-		{10, 9 * time.Millisecond, time.Millisecond},
-		{10, 20 * time.Millisecond, 0}, // behind: no wait
-	} {
-		if got := thr.delay(tc.i, start.Add(tc.now)); got != tc.want {
-			t.Errorf("delay(%d, +%v) = %v, want %v", tc.i, tc.now, got, tc.want)
-		}
-	}
-	if d := newThrottle(-1, start).delay(1_000_000, start); d != 0 {
-		t.Errorf("uncapped throttle delays %v", d)
-	}
-}
-
-// TestSlotsRecycle checks a slot goes back to the free list once answered, so
-// a steady run allocates no slot per record.
-func TestSlotsRecycle(t *testing.T) {
-	st := newStats(3)
-	l := &slotList{st: st}
-	a := l.get()
-	a.cb(recordMetadata(), nil)
-	if b := l.get(); b != a {
-		t.Fatal("an answered slot was not reused")
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		s := l.get()
-		s.cb(recordMetadata(), nil)
-	})
-	if allocs != 0 {
-		t.Errorf("get+answer allocates %.1f times", allocs)
 	}
 }

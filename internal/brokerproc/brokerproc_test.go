@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,6 +112,57 @@ func TestRestartKeepsData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBlackhole checks a blackhole cluster acknowledges records, with
+// offsets, and keeps none of them.
+func TestBlackhole(t *testing.T) {
+	p := start(t, Spec{Topics: []string{"t"}, Blackhole: true})
+	produce(t, p.Addrs(), "t", 0, 10)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addrs()...), kgo.ConsumeTopics("t"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n := 0
+	for ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(*kgo.Record) { n++ })
+	}
+	if n != 0 {
+		t.Fatalf("read %d records back from a blackhole", n)
+	}
+}
+
+func TestParseListening(t *testing.T) {
+	for _, tc := range []struct {
+		list  string
+		want  []string
+		ports []int
+	}{
+		{list: "127.0.0.1:9092\n", want: []string{"127.0.0.1:9092"}, ports: []int{9092}},
+		{list: "127.0.0.1:1,[::1]:2", want: []string{"127.0.0.1:1", "[::1]:2"}, ports: []int{1, 2}},
+		{list: "10.0.0.1:9092"}, // not loopback
+		{list: "localhost:9092"},
+		{list: "127.0.0.1:0"},
+		{list: "127.0.0.1:70000"},
+		{list: "127.0.0.1"},
+		{list: "127.0.0.1:9092,"},
+		{list: ""},
+	} {
+		got, ports, err := parseListening(tc.list)
+		if tc.want == nil {
+			if !errors.Is(err, ErrStart) {
+				t.Errorf("parseListening(%q) = %v, %v; want ErrStart", tc.list, got, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) || !slices.Equal(ports, tc.ports) {
+			t.Errorf("parseListening(%q) = %v, %v, %v; want %v, %v", tc.list, got, ports, err, tc.want, tc.ports)
+		}
 	}
 }
 

@@ -72,5 +72,8 @@ func (s Spec) options() []kfake.Opt {
 	if s.AllowAutoCreate {
 		opts = append(opts, kfake.AllowAutoTopicCreation())
 	}
+	if s.Blackhole {
+		opts = append(opts, kfake.BlackholeProduce())
+	}
 	return opts
 }

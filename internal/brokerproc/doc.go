@@ -18,4 +18,8 @@
 // shutdown: kfake writes its state to the data directory) or [Proc.Kill]s it
 // (SIGKILL: whatever kfake had not written is lost), and starts it again with
 // the same Spec and [Proc.Ports].
+//
+// A command can be the child too: [StartProgram] runs it, and its main calls
+// [Serve] when [IsChild] reports true (tools/benchcmp runs its blackhole
+// broker this way).
 package brokerproc

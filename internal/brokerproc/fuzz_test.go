@@ -2,7 +2,9 @@ package brokerproc
 
 import (
 	"errors"
+	"net"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -12,6 +14,7 @@ import (
 func FuzzDecodeSpec(f *testing.F) {
 	f.Add(`{"brokers":1,"data_dir":"/tmp/x","topics":["a","b"],"partitions":3}`)
 	f.Add(`{"ports":[9092,9093],"allow_auto_create":true}`)
+	f.Add(`{"topics":["bench"],"partitions":3,"blackhole":true}`)
 	f.Add(`{"brokers":2,"ports":[1]}`)
 	f.Add(`{"ports":[-1]}`)
 	f.Add(`null`)
@@ -41,5 +44,37 @@ func FuzzDecodeSpec(f *testing.F) {
 // sameSpec compares specs, an empty list the same as none.
 func sameSpec(a, b Spec) bool {
 	return a.Brokers == b.Brokers && slices.Equal(a.Ports, b.Ports) && a.DataDir == b.DataDir &&
-		slices.Equal(a.Topics, b.Topics) && a.Partitions == b.Partitions && a.AllowAutoCreate == b.AllowAutoCreate
+		slices.Equal(a.Topics, b.Topics) && a.Partitions == b.Partitions && a.AllowAutoCreate == b.AllowAutoCreate &&
+		a.Blackhole == b.Blackhole
+}
+
+// FuzzParseListening checks the reader of the child's ready line never
+// panics, fails only with ErrStart, and accepts only loopback addresses,
+// each of which also parses alone, with its port.
+func FuzzParseListening(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:9092", "[::1]:1,127.0.0.2:65535", "8.8.8.8:53", ":9092", "[::1]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		addrs, ports, err := parseListening(list)
+		if err != nil {
+			if !errors.Is(err, ErrStart) {
+				t.Fatalf("parseListening(%q): %v does not wrap ErrStart", list, err)
+			}
+			return
+		}
+		if len(addrs) == 0 || len(ports) != len(addrs) {
+			t.Fatalf("parseListening(%q) accepted %d addresses and %d ports", list, len(addrs), len(ports))
+		}
+		for i, a := range addrs {
+			again, port, err := parseListening(a)
+			if err != nil || len(again) != 1 || port[0] != ports[i] {
+				t.Fatalf("accepted address %q (port %d) does not parse alone: %v", a, ports[i], err)
+			}
+			host, p, _ := net.SplitHostPort(a)
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() || p != strconv.Itoa(ports[i]) {
+				t.Fatalf("accepted %q: not loopback, or port %d", a, ports[i])
+			}
+		}
+	})
 }

@@ -37,11 +37,17 @@ type Proc struct {
 // child listens. The child dies with the parent: it watches its standard
 // input, which only the parent holds.
 func Start(ctx context.Context, helperTest string, spec Spec) (*Proc, error) {
-	if err := spec.check(); err != nil {
-		return nil, err
-	}
 	if helperTest == "" {
 		return nil, fmt.Errorf("%w: no helper test named", ErrSpec)
+	}
+	return StartProgram(ctx, spec, os.Args[0], "-test.run=^"+helperTest+"$", "-test.count=1", "-test.timeout=0")
+}
+
+// StartProgram is Start for a command rather than a test binary: it runs
+// program with args, whose main calls Serve when IsChild reports true.
+func StartProgram(ctx context.Context, spec Spec, program string, args ...string) (*Proc, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
 	}
 	env, err := spec.encode()
 	if err != nil {
@@ -50,7 +56,7 @@ func Start(ctx context.Context, helperTest string, spec Spec) (*Proc, error) {
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^"+helperTest+"$", "-test.count=1", "-test.timeout=0")
+	cmd := exec.Command(program, args...)
 	cmd.Env = append(os.Environ(), EnvSpec+"="+env)
 	p := &Proc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.out
@@ -64,43 +70,61 @@ func Start(ctx context.Context, helperTest string, spec Spec) (*Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
-	ready := make(chan []string, 1)
+	ready := make(chan string, 1)
 	go func() {
 		p.scan(stdout, ready)
 		_ = cmd.Wait()
 		close(p.done)
 	}()
 	select {
-	case addrs := <-ready:
-		p.addrs = addrs
+	case list := <-ready:
+		if p.addrs, p.ports, err = parseListening(list); err != nil {
+			_ = p.Kill()
+			return nil, err
+		}
 	case <-p.done:
 		return nil, fmt.Errorf("%w: the child exited (%v): %s", ErrStart, cmd.ProcessState, p.Output())
 	case <-ctx.Done():
 		_ = p.Kill()
 		return nil, fmt.Errorf("%w: %w: %s", ErrStart, ctx.Err(), p.Output())
 	}
-	for _, a := range p.addrs {
-		_, port, err := net.SplitHostPort(a)
-		n, perr := strconv.Atoi(port)
-		if err != nil || perr != nil {
-			_ = p.Kill()
-			return nil, fmt.Errorf("%w: the child listens on %q", ErrStart, a)
-		}
-		p.ports = append(p.ports, n)
-	}
 	return p, nil
+}
+
+// parseListening reads the addresses of the child's ready line: loopback
+// host:port pairs, comma separated. Anything else means the child is not
+// the broker we started.
+func parseListening(list string) ([]string, []int, error) {
+	var addrs []string
+	var ports []int
+	for _, a := range strings.Split(strings.TrimSpace(list), ",") {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: the child listens on %q: %w", ErrStart, a, err)
+		}
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return nil, nil, fmt.Errorf("%w: the child listens on %q, not a loopback address", ErrStart, a)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, nil, fmt.Errorf("%w: the child listens on port %q", ErrStart, port)
+		}
+		addrs = append(addrs, a)
+		ports = append(ports, n)
+	}
+	return addrs, ports, nil
 }
 
 // scan reads the child's standard output: the ready line goes to ready,
 // everything else to the diagnostics buffer.
-func (p *Proc) scan(r io.Reader, ready chan<- []string) {
+func (p *Proc) scan(r io.Reader, ready chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if rest, ok := strings.CutPrefix(line, readyPrefix); ok {
 			select {
-			case ready <- strings.Split(rest, ","):
+			case ready <- rest:
 			default:
 			}
 			continue

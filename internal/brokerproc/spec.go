@@ -26,6 +26,10 @@ type Spec struct {
 	Partitions int32    `json:"partitions,omitempty"`
 	// AllowAutoCreate lets metadata requests create unknown topics.
 	AllowAutoCreate bool `json:"allow_auto_create,omitempty"`
+	// Blackhole acknowledges produce requests without storing the records
+	// (offsets and sequences still advance), which keeps broker storage out
+	// of producer benchmarks; nothing can be consumed.
+	Blackhole bool `json:"blackhole,omitempty"`
 }
 
 // check validates s and fills in defaults.

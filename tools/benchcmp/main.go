@@ -15,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kprod/kprod/internal/brokerproc"
+	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // errUsage marks a bad command line.
@@ -24,7 +27,7 @@ var errUsage = errors.New("benchcmp: invalid arguments")
 var errTargetsMissed = errors.New("benchcmp: targets missed")
 
 func main() {
-	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	switch {
 	case err == nil:
 	case errors.Is(err, errUsage):
@@ -39,8 +42,8 @@ func main() {
 	}
 }
 
-// options is the command line of all three roles: the parent that compares,
-// the broker process and a measured child run.
+// options is the command line of the parent that compares and of a measured
+// child run. (The broker process is told what to run by brokerproc.)
 type options struct {
 	// parent
 	runs           int
@@ -59,10 +62,7 @@ type options struct {
 	out            string
 	sample         int64
 	kprodProps     string
-
-	// broker process
-	serveBroker    bool
-	brokerLifetime time.Duration
+	props          map[string]string // kprodProps, parsed
 
 	// child run
 	child      string
@@ -94,9 +94,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.sample, "sample", 16, "throughput workloads time one record in this many (the latency workload times all)")
 	fs.StringVar(&o.kprodProps, "kprod-props", "", "extra kprod settings as Java properties k=v,... (experiments; the targets assume none)")
 
-	fs.BoolVar(&o.serveBroker, "serve-broker", false, "internal: run the blackhole broker and print its address")
-	fs.DurationVar(&o.brokerLifetime, "broker-lifetime", time.Hour, "internal: the broker process ends after this long")
-
 	fs.StringVar(&o.child, "child", "", "internal: measure this library (kprod or kgo) once")
 	fs.StringVar(&o.workload, "workload", "", "internal: the child's workload")
 	fs.StringVar(&o.brokers, "brokers", "", "internal: the child's brokers")
@@ -122,22 +119,27 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: -partitions must be between 1 and 10000", errUsage)
 	case o.topic == "":
 		return nil, fmt.Errorf("%w: -topic is empty", errUsage)
-	case o.runTimeout <= 0 || o.timeout <= 0 || o.brokerLifetime <= 0:
+	case o.runTimeout <= 0 || o.timeout <= 0:
 		return nil, fmt.Errorf("%w: timeouts must be positive", errUsage)
+	}
+	var err error
+	if o.props, err = loadgen.ParseProps(o.kprodProps); err != nil {
+		return nil, fmt.Errorf("%w: -kprod-props: %w", errUsage, err)
 	}
 	return o, nil
 }
 
-// run dispatches on the role the command line gives.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// run dispatches on the role: the broker process (started by compare
+// through brokerproc), a measured child run, or the parent that compares.
+func run(args []string, stdout, stderr io.Writer) error {
+	if brokerproc.IsChild() {
+		return brokerproc.Serve()
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	switch {
-	case o.serveBroker:
-		return serveBroker(o.topic, o.partitions, o.brokerLifetime, stdin, stdout)
-	case o.child != "":
+	if o.child != "" {
 		w, err := findWorkload(o.workload)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errUsage, err)
@@ -148,13 +150,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if o.brokers == "" {
 			return fmt.Errorf("%w: -child needs -brokers", errUsage)
 		}
-		props, err := parseProps(o.kprodProps)
-		if err != nil {
-			return err
-		}
 		w.rate = childRate(w, o.rate)
 		return runChildMode(childConfig{lib: o.child, workload: w, brokers: strings.Split(o.brokers, ","), topic: o.topic,
-			records: o.records, warmup: o.warmup, timeout: o.timeout, sampleEvery: o.sample, kprodProps: props,
+			records: o.records, warmup: o.warmup, timeout: o.timeout, sampleEvery: o.sample, kprodProps: o.props,
 			cpuProfile: o.cpuProfile, memProfile: o.memProfile, memProfileRate: o.memProfileRate}, stdout)
 	}
 	return compare(o, stdout, stderr)
@@ -171,9 +169,6 @@ func childRate(w workload, rate float64) float64 {
 // compare runs every selected workload for every selected library and
 // prints the report.
 func compare(o *options, stdout, stderr io.Writer) error {
-	if _, err := parseProps(o.kprodProps); err != nil {
-		return err
-	}
 	ws, err := selectWorkloads(o.workloads)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -182,7 +177,7 @@ func compare(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	self, err := selfPath()
+	self, err := os.Executable() // re-executed as the broker and as every run
 	if err != nil {
 		return err
 	}
@@ -194,29 +189,30 @@ func compare(o *options, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// The broker lives as long as the whole comparison may.
-	lifetime := time.Duration(len(ws)*len(libs)*o.runs+1) * o.runTimeout
-	broker, err := startBroker(self, o.topic, o.partitions, lifetime, 30*time.Second, stderr)
+	// The broker lives until Kill, or until this process is gone (it
+	// watches the stdin only this process holds).
+	broker, err := brokerproc.StartProgram(ctx, brokerproc.Spec{Topics: []string{o.topic}, Partitions: int32(o.partitions),
+		Blackhole: true}, self)
 	if err != nil {
 		return err
 	}
-	defer broker.stop()
-	fmt.Fprintf(stderr, "blackhole broker pid %d at %s\n", broker.pid(), strings.Join(broker.addrs, ","))
+	defer broker.Kill()
+	fmt.Fprintf(stderr, "blackhole broker pid %d at %s\n", broker.Pid(), strings.Join(broker.Addrs(), ","))
 
 	var outs []outcome
 	for _, w := range ws {
 		out := outcome{w: w, runs: make(map[string][]result)}
 		for i := 0; i < o.runs; i++ {
 			for _, lib := range libs {
-				cpu0, err := processCPU(broker.pid())
+				cpu0, err := processCPU(broker.Pid())
 				if err != nil {
 					return fmt.Errorf("broker CPU time: %w", err)
 				}
-				r, err := runChild(ctx, self, o, w, lib, i, broker.addrs, stderr)
+				r, err := runChild(ctx, self, o, w, lib, i, broker.Addrs(), stderr)
 				if err != nil {
 					return fmt.Errorf("workload %s, %s run %d: %w", w.name, lib, i+1, err)
 				}
-				cpu1, err := processCPU(broker.pid())
+				cpu1, err := processCPU(broker.Pid())
 				if err != nil {
 					return fmt.Errorf("broker CPU time: %w", err)
 				}
@@ -318,21 +314,4 @@ func runChild(ctx context.Context, self string, o *options, w workload, lib stri
 		fmt.Fprint(stderr, errOut.String())
 	}
 	return result{}, fmt.Errorf("%w: the child printed none", errBadResult)
-}
-
-// parseProps reads "k=v,k=v" (the -kprod-props flag) into a map.
-func parseProps(s string) (map[string]string, error) {
-	props := make(map[string]string)
-	for _, kv := range strings.Split(s, ",") {
-		if strings.TrimSpace(kv) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: -kprod-props: %q is not key=value", errUsage, kv)
-		}
-		props[k] = strings.TrimSpace(v)
-	}
-	return props, nil
 }

@@ -1,41 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
-)
 
-func TestParseBrokerLine(t *testing.T) {
-	for _, tc := range []struct {
-		line string
-		want []string
-		bad  bool
-	}{
-		{line: "benchcmp-broker 127.0.0.1:9092\n", want: []string{"127.0.0.1:9092"}},
-		{line: "benchcmp-broker 127.0.0.1:1,[::1]:2", want: []string{"127.0.0.1:1", "[::1]:2"}},
-		{line: "benchcmp-broker 10.0.0.1:9092", bad: true}, // not loopback
-		{line: "benchcmp-broker localhost:9092", bad: true},
-		{line: "benchcmp-broker 127.0.0.1:0", bad: true},
-		{line: "benchcmp-broker 127.0.0.1:70000", bad: true},
-		{line: "benchcmp-broker 127.0.0.1", bad: true},
-		{line: "benchcmp-broker ", bad: true},
-		{line: "broker 127.0.0.1:9092", bad: true},
-	} {
-		got, err := parseBrokerLine(tc.line)
-		if tc.bad {
-			if !errors.Is(err, errBadBrokerLine) {
-				t.Errorf("parseBrokerLine(%q) = %v, %v; want errBadBrokerLine", tc.line, got, err)
-			}
-			continue
-		}
-		if err != nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
-			t.Errorf("parseBrokerLine(%q) = %v, %v; want %v", tc.line, got, err, tc.want)
-		}
-	}
-}
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kprod/kprod/tools/loadgen"
+)
 
 func goodResult() result {
 	return result{Lib: "kprod", Workload: "a", Records: 100, Warmup: 10, Seconds: 1, RecordsPerSec: 100,
@@ -132,16 +108,15 @@ func TestParseFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-runs", "0"}, {"-records", "2"}, {"-warmup", "-1"}, {"-rate", "0"}, {"-partitions", "0"},
 		{"-topic", ""}, {"-run-timeout", "0s"}, {"-sample", "0"}, {"stray"}, {"-nope"},
+		{"-kprod-props", "batch.size"}, {"-kprod-props", "acks=1,acks=0"},
 	} {
 		if _, err := parseFlags(args, new(strings.Builder)); !errors.Is(err, errUsage) {
 			t.Errorf("parseFlags(%q) = %v, want errUsage", args, err)
 		}
 	}
-	if _, err := parseProps("batch.size"); !errors.Is(err, errUsage) {
-		t.Errorf("parseProps without '=' = %v", err)
-	}
-	if p, err := parseProps("batch.size=65536, linger.ms = 10"); err != nil || p["linger.ms"] != "10" || len(p) != 2 {
-		t.Errorf("parseProps = %v, %v", p, err)
+	o, err := parseFlags([]string{"-kprod-props", "batch.size=65536, linger.ms = 10"}, new(strings.Builder))
+	if err != nil || o.props["linger.ms"] != "10" || len(o.props) != 2 {
+		t.Errorf("-kprod-props parsed to %v, %v", o, err)
 	}
 }
 
@@ -167,58 +142,44 @@ func TestMakeValues(t *testing.T) {
 	}
 }
 
-func TestThrottle(t *testing.T) {
-	start := time.Unix(0, 0)
-	thr := newThrottle(10_000, start) // 100µs apart
-	if d := thr.delay(100, start.Add(5*time.Millisecond)); d != 5*time.Millisecond {
-		t.Errorf("record 100 at +5ms waits %v, want 5ms", d)
-	}
-	if d := thr.delay(100, start.Add(9800*time.Microsecond)); d != 0 {
-		t.Errorf("record 100 at +9.8ms waits %v, want 0 (within minSleep)", d)
-	}
-	if d := newThrottle(0, start).delay(1<<40, start); d != 0 {
-		t.Errorf("no rate waits %v", d)
-	}
-}
-
-func TestHistogram(t *testing.T) {
-	var h histogram
-	for v := int64(1); v <= 10_000; v++ {
-		h.Record(v * 1000)
-	}
-	for _, q := range []float64{0.5, 0.99} {
-		want := q * 10_000_000
-		if got := float64(h.Quantile(q)); got < want*(1-1.0/32) || got > want*(1+1.0/32) {
-			t.Errorf("Quantile(%v) = %v, want %v ± 1/32", q, got, want)
+// TestKgoDriverRecycles runs the kgo driver's callbacks through the load
+// generator, answering each record at once as kgo later would: timed
+// records reuse their slot's record and promise, the others come back
+// through the free list, so a warm run allocates nothing per record.
+func TestKgoDriverRecycles(t *testing.T) {
+	gen := loadgen.New()
+	d := newKgoDriver(nil, "bench", nil, gen)
+	seen := make(map[*kgo.Record]bool)
+	send := func(_ int64, s *loadgen.Slot) {
+		if s != nil {
+			ks := slotState(s)
+			seen[&ks.rec] = true
+			ks.promise(&ks.rec, nil)
+			return
 		}
+		r := d.record()
+		seen[r] = true
+		d.promise(r, nil)
 	}
-}
-
-// TestHarnessRecycles checks that a sampled slot and a kgo record come back
-// for reuse once answered, so a warm run allocates nothing in the harness.
-func TestHarnessRecycles(t *testing.T) {
-	h := newHarness()
-	h.phase.Store(newTally(1 << 40))
-	s := h.slot()
-	s.kprodCB(goodMetadata(), nil)
-	if h.slot() != s {
-		t.Fatal("an answered slot was not reused")
+	ctx := context.Background()
+	load := loadgen.Load{TimeEvery: 3}
+	if err := gen.Run(ctx, loadgen.NewTally(300), load, send); err != nil {
+		t.Fatal(err)
 	}
-	r := h.kgoRecord()
-	h.kgoPromise(r, nil)
-	if h.kgoRecord() != r {
-		t.Fatal("an answered kgo record was not reused")
+	if len(seen) != 2 {
+		t.Errorf("%d distinct records for 300 answered at once, want 2 (one timed, one not)", len(seen))
 	}
-	allocs := testing.AllocsPerRun(200, func() {
-		s := h.slot()
-		s.kgoPromise(s.kgoRec, nil)
-		h.kprodCB(goodMetadata(), nil)
-		h.kgoPromise(h.kgoRecord(), nil)
+	var tl *loadgen.Tally
+	allocs := testing.AllocsPerRun(5, func() {
+		tl = loadgen.NewTally(3000)
+		if err := gen.Run(ctx, tl, load, send); err != nil {
+			t.Fatal(err)
+		}
 	})
-	if allocs != 0 {
-		t.Errorf("harness allocates %.1f per record", allocs)
+	if allocs > 3 { // the tally
+		t.Errorf("a warm run of 3000 records allocates %.0f times", allocs)
 	}
-	if n := h.phase.Load().answered.Load(); n < 600 {
-		t.Errorf("tally counted %d answers, want ≥ 600", n)
+	if tl.Answered() != 3000 || tl.Quantile(0.5) <= 0 {
+		t.Errorf("answered %d, p50 %d", tl.Answered(), tl.Quantile(0.5))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kprod/kprod/producer"
+	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // errUnknownLib means a library name is neither kprod nor kgo.
@@ -22,19 +23,20 @@ var libraries = []string{"kprod", "kgo"}
 type driver interface {
 	// send hands one record to the library. When s is not nil the record's
 	// latency is sampled through it; otherwise its answer is only counted.
-	send(ctx context.Context, value []byte, s *slot)
+	send(ctx context.Context, value []byte, s *loadgen.Slot)
 	// counts reports records and batches the library wrote so far.
 	counts() (records, batches, requests int64)
 	close(ctx context.Context) error
 }
 
-// newDriver configures lib for workload w against brokers.
-func newDriver(lib string, w workload, brokers []string, topic string, h *harness, kprodProps map[string]string) (driver, error) {
+// newDriver configures lib for workload w against brokers; answers count
+// in gen's tally.
+func newDriver(lib string, w workload, brokers []string, topic string, gen *loadgen.Gen, kprodProps map[string]string) (driver, error) {
 	switch lib {
 	case "kprod":
-		return newKprod(w, brokers, topic, h, kprodProps)
+		return newKprod(w, brokers, topic, gen, kprodProps)
 	case "kgo":
-		return newKgo(w, brokers, topic, h)
+		return newKgo(w, brokers, topic, gen)
 	}
 	return nil, fmt.Errorf("%w: %q", errUnknownLib, lib)
 }
@@ -43,11 +45,11 @@ func newDriver(lib string, w workload, brokers []string, topic string, h *harnes
 // linger and codec, defaults otherwise.
 type kprodDriver struct {
 	p   *producer.Producer
-	h   *harness
+	gen *loadgen.Gen
 	rec producer.Record // reused: Send copies what it keeps
 }
 
-func newKprod(w workload, brokers []string, topic string, h *harness, props map[string]string) (*kprodDriver, error) {
+func newKprod(w workload, brokers []string, topic string, gen *loadgen.Gen, props map[string]string) (*kprodDriver, error) {
 	codec, err := producer.ParseCompression(w.codec)
 	if err != nil {
 		return nil, err
@@ -64,14 +66,14 @@ func newKprod(w workload, brokers []string, topic string, h *harness, props map[
 	if err != nil {
 		return nil, err
 	}
-	return &kprodDriver{p: p, h: h, rec: producer.Record{Topic: topic}}, nil
+	return &kprodDriver{p: p, gen: gen, rec: producer.Record{Topic: topic}}, nil
 }
 
-func (d *kprodDriver) send(ctx context.Context, value []byte, s *slot) {
+func (d *kprodDriver) send(ctx context.Context, value []byte, s *loadgen.Slot) {
 	d.rec.Value = value
-	cb := d.h.kprodCB
+	cb := d.gen.Callback
 	if s != nil {
-		cb = s.kprodCB
+		cb = s.Callback
 	}
 	d.p.Send(ctx, &d.rec, cb)
 }
@@ -88,9 +90,19 @@ func (d *kprodDriver) close(ctx context.Context) error { return d.p.Close(ctx) }
 // otherwise.
 type kgoDriver struct {
 	cl    *kgo.Client
-	h     *harness
 	topic string
 	hook  *kgoBatchHook
+	// recs recycles the records not timed: kgo keeps each until its
+	// promise has run. (kprod copies on Send, so its driver reuses one.)
+	recs    loadgen.FreeList[kgo.Record]
+	promise func(*kgo.Record, error) // for records not timed
+}
+
+// kgoSlot is what a timed record's slot carries for kgo: the record kgo
+// keeps until the promise, made once per slot, notes its latency.
+type kgoSlot struct {
+	rec     kgo.Record
+	promise func(*kgo.Record, error)
 }
 
 // kgoBatchHook counts the batches, records and produce requests kgo wrote.
@@ -111,7 +123,7 @@ func (h *kgoBatchHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, 
 	}
 }
 
-func newKgo(w workload, brokers []string, topic string, h *harness) (*kgoDriver, error) {
+func newKgo(w workload, brokers []string, topic string, gen *loadgen.Gen) (*kgoDriver, error) {
 	var codec kgo.CompressionCodec
 	switch w.codec {
 	case "none":
@@ -135,21 +147,48 @@ func newKgo(w workload, brokers []string, topic string, h *harness) (*kgoDriver,
 	if err != nil {
 		return nil, err
 	}
-	return &kgoDriver{cl: cl, h: h, topic: topic, hook: hook}, nil
+	return newKgoDriver(cl, topic, hook, gen), nil
 }
 
-func (d *kgoDriver) send(ctx context.Context, value []byte, s *slot) {
-	if s != nil {
-		if s.kgoRec == nil {
-			s.kgoRec = new(kgo.Record)
-		}
-		*s.kgoRec = kgo.Record{Topic: d.topic, Value: value}
-		d.cl.Produce(ctx, s.kgoRec, s.kgoPromise)
-		return
+// newKgoDriver wires a kgo client to gen's tally.
+func newKgoDriver(cl *kgo.Client, topic string, hook *kgoBatchHook, gen *loadgen.Gen) *kgoDriver {
+	d := &kgoDriver{cl: cl, topic: topic, hook: hook}
+	d.promise = func(r *kgo.Record, err error) {
+		gen.Count(err)
+		d.recs.Put(r)
 	}
-	r := d.h.kgoRecord()
+	return d
+}
+
+func (d *kgoDriver) send(ctx context.Context, value []byte, s *loadgen.Slot) {
+	var r *kgo.Record
+	promise := d.promise
+	if s != nil {
+		ks := slotState(s)
+		r, promise = &ks.rec, ks.promise
+	} else {
+		r = d.record()
+	}
 	*r = kgo.Record{Topic: d.topic, Value: value}
-	d.cl.Produce(ctx, r, d.h.kgoPromise)
+	d.cl.Produce(ctx, r, promise)
+}
+
+// record returns a recycled (or new) record for a send that is not timed.
+func (d *kgoDriver) record() *kgo.Record {
+	if r := d.recs.Get(); r != nil {
+		return r
+	}
+	return new(kgo.Record)
+}
+
+// slotState is s's kgo state, made the first time the driver sees s.
+func slotState(s *loadgen.Slot) *kgoSlot {
+	if ks, ok := s.Ext.(*kgoSlot); ok {
+		return ks
+	}
+	ks := &kgoSlot{promise: func(_ *kgo.Record, err error) { s.Done(err) }}
+	s.Ext = ks
+	return ks
 }
 
 func (d *kgoDriver) counts() (records, batches, requests int64) {

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
+
+	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // resultPrefix starts the one line a child prints with its result.
@@ -71,9 +71,7 @@ type childConfig struct {
 
 // runChildMode measures one library on one workload and prints the result line.
 func runChildMode(cfg childConfig, stdout io.Writer) error {
-	if cfg.memProfileRate > 0 {
-		runtime.MemProfileRate = cfg.memProfileRate
-	}
+	loadgen.SetMemProfileRate(cfg.memProfileRate)
 	r, err := measure(cfg)
 	if err != nil {
 		return err
@@ -96,8 +94,8 @@ func measure(cfg childConfig) (*result, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
-	h := newHarness()
-	d, err := newDriver(cfg.lib, cfg.workload, cfg.brokers, cfg.topic, h, cfg.kprodProps)
+	gen := loadgen.New()
+	d, err := newDriver(cfg.lib, cfg.workload, cfg.brokers, cfg.topic, gen, cfg.kprodProps)
 	if err != nil {
 		return nil, err
 	}
@@ -109,32 +107,32 @@ func measure(cfg childConfig) (*result, error) {
 			ccancel()
 		}
 	}()
+	load := loadgen.Load{Rate: cfg.workload.rate, TimeEvery: cfg.sampleEvery}
+	send := func(i int64, s *loadgen.Slot) { d.send(ctx, values[i%int64(len(values))], s) }
 	// Warm-up: connections, metadata, producer id, pools and the slot list.
 	if cfg.warmup > 0 {
-		warm := newTally(cfg.warmup)
-		h.phase.Store(warm)
-		if err := sendAll(ctx, d, h, values, cfg.warmup, cfg.workload.rate, cfg.sampleEvery, warm); err != nil {
+		warm := loadgen.NewTally(cfg.warmup)
+		if err := gen.Run(ctx, warm, load, send); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
-		if n := warm.errors.Load(); n > 0 {
-			return nil, fmt.Errorf("warm-up: %d records failed, the first with: %v", n, *warm.firstErr.Load())
+		if n := warm.Errors(); n > 0 {
+			return nil, fmt.Errorf("warm-up: %d records failed, the first with: %v", n, warm.FirstErr())
 		}
 	}
 	recs0, batches0, reqs0 := d.counts()
 	runtime.GC()
 
-	stopProfile, err := startCPUProfile(cfg.cpuProfile)
+	stopProfile, err := loadgen.StartCPUProfile(cfg.cpuProfile)
 	if err != nil {
 		return nil, err
 	}
-	t := newTally(cfg.records)
-	h.phase.Store(t)
+	t := loadgen.NewTally(cfg.records)
 	before, err := takeSample()
 	if err != nil {
 		stopProfile()
 		return nil, err
 	}
-	sendErr := sendAll(ctx, d, h, values, cfg.records, cfg.workload.rate, cfg.sampleEvery, t)
+	sendErr := gen.Run(ctx, t, load, send)
 	after, err := takeSample()
 	stopProfile()
 	if err != nil {
@@ -156,14 +154,14 @@ func measure(cfg childConfig) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeMemProfile(cfg.memProfile); err != nil {
+	if err := loadgen.WriteMemProfile(cfg.memProfile); err != nil {
 		return nil, err
 	}
 
 	n := float64(cfg.records)
 	secs := after.at.Sub(before.at).Seconds()
 	r := &result{
-		Lib: cfg.lib, Workload: cfg.workload.name, Records: cfg.records, Warmup: cfg.warmup, Errors: t.errors.Load(),
+		Lib: cfg.lib, Workload: cfg.workload.name, Records: cfg.records, Warmup: cfg.warmup, Errors: t.Errors(),
 		Seconds:         secs,
 		RecordsPerSec:   n / secs,
 		CPUMicrosPerRec: float64(after.cpu-before.cpu) / 1e3 / n,
@@ -171,9 +169,9 @@ func measure(cfg childConfig) (*result, error) {
 		BytesPerRec:     float64(after.bytes-before.bytes) / n,
 		GCs:             after.gcs - before.gcs,
 		Sampled:         (cfg.records + max(cfg.sampleEvery, 1) - 1) / max(cfg.sampleEvery, 1),
-		P50Ms:           float64(t.hist.Quantile(0.50)) / 1e6,
-		P99Ms:           float64(t.hist.Quantile(0.99)) / 1e6,
-		MaxMs:           float64(t.latMax.Load()) / 1e6,
+		P50Ms:           float64(t.Quantile(0.50)) / 1e6,
+		P99Ms:           float64(t.Quantile(0.99)) / 1e6,
+		MaxMs:           float64(t.MaxLatency()) / 1e6,
 		StartRSSKiB:     startRSS,
 		PeakRSSKiB:      peak,
 	}
@@ -183,64 +181,10 @@ func measure(cfg childConfig) (*result, error) {
 	if q := reqs1 - reqs0; q > 0 {
 		r.RecordsPerRequest = float64(recs1-recs0) / float64(q)
 	}
-	if ep := t.firstErr.Load(); ep != nil {
-		r.FirstErr = (*ep).Error()
+	if err := t.FirstErr(); err != nil {
+		r.FirstErr = err.Error()
 	}
 	return r, nil
-}
-
-// sendAll sends n records, cycling through values at rate records/s (0: as
-// fast as the library takes them), timing one in every records, and waits
-// until all are answered.
-func sendAll(ctx context.Context, d driver, h *harness, values [][]byte, n int64, rate float64, every int64, t *tally) error {
-	thr := newThrottle(rate, time.Now())
-	every = max(every, 1)
-	for i := int64(0); i < n; i++ {
-		thr.wait(i)
-		var s *slot
-		if i%every == 0 {
-			s = h.slot()
-		}
-		d.send(ctx, values[i%int64(len(values))], s)
-	}
-	select {
-	case <-t.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%d of %d records unanswered: %w", n-t.answered.Load(), n, ctx.Err())
-	}
-}
-
-// startCPUProfile starts a CPU profile into path (none when path is empty).
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
-}
-
-// writeMemProfile writes the allocation profile into path (none when empty).
-func writeMemProfile(path string) error {
-	if path == "" {
-		return nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // parseResult reads a child's result line and checks it makes sense.

@@ -3,13 +3,7 @@ package main
 import (
 	"errors"
 	"testing"
-
-	"github.com/kprod/kprod/producer"
 )
-
-func goodMetadata() producer.RecordMetadata {
-	return producer.RecordMetadata{Topic: "bench", Offset: 1}
-}
 
 // FuzzParseResult checks a result line never panics the parser, fails only
 // with errBadResult, and that what it accepts passes check.
@@ -32,32 +26,6 @@ func FuzzParseResult(f *testing.F) {
 		}
 		if err := r.check(); err != nil {
 			t.Fatalf("parseResult(%q) accepted %+v, which fails check: %v", line, r, err)
-		}
-	})
-}
-
-// FuzzParseBrokerLine checks the broker announcement parser never panics and
-// accepts only loopback addresses.
-func FuzzParseBrokerLine(f *testing.F) {
-	for _, s := range []string{"benchcmp-broker 127.0.0.1:9092", "benchcmp-broker [::1]:1,127.0.0.2:65535",
-		"benchcmp-broker 8.8.8.8:53", "benchcmp-broker :9092", "benchcmp-broker [::1]"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, line string) {
-		addrs, err := parseBrokerLine(line)
-		if err != nil {
-			if !errors.Is(err, errBadBrokerLine) {
-				t.Fatalf("parseBrokerLine(%q): %v does not wrap errBadBrokerLine", line, err)
-			}
-			return
-		}
-		if len(addrs) == 0 {
-			t.Fatalf("parseBrokerLine(%q) accepted no address", line)
-		}
-		for _, a := range addrs {
-			if again, err := parseBrokerLine(brokerPrefix + a); err != nil || len(again) != 1 {
-				t.Fatalf("accepted address %q does not parse alone: %v", a, err)
-			}
 		}
 	})
 }
