@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kprod/kprod/examples/internal/loadgen"
 	"github.com/kprod/kprod/producer"
-	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // errUsage marks a bad command line; main exits with status 2 on it.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kprod/kprod/examples/internal/loadgen"
 	"github.com/kprod/kprod/producer"
-	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // closeTimeout bounds Close at the end of a run.

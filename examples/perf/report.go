@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/kprod/kprod/tools/loadgen"
+	"github.com/kprod/kprod/examples/internal/loadgen"
 )
 
 // progress prints a line per interval about the records answered in it,

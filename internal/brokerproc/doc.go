@@ -20,6 +20,6 @@
 // the same Spec and [Proc.Ports].
 //
 // A command can be the child too: [StartProgram] runs it, and its main calls
-// [Serve] when [IsChild] reports true (tools/benchcmp runs its blackhole
+// [Serve] when [IsChild] reports true (examples/benchcmp runs its blackhole
 // broker this way).
 package brokerproc

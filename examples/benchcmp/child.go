@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kprod/kprod/tools/loadgen"
+	"github.com/kprod/kprod/examples/internal/loadgen"
 )
 
 // resultPrefix starts the one line a child prints with its result.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kprod/kprod/tools/loadgen"
+	"github.com/kprod/kprod/examples/internal/loadgen"
 )
 
 func goodResult() result {

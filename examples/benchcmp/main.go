@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kprod/kprod/examples/internal/loadgen"
 	"github.com/kprod/kprod/internal/brokerproc"
-	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // errUsage marks a bad command line.

@@ -2,8 +2,8 @@
 // kgo producer, on the same machine, against the same broker, in the same
 // run:
 //
-//	go run ./tools/benchcmp                     # every workload, 5 runs each
-//	go run ./tools/benchcmp -workloads a,d -runs 7 -records 2000000
+//	go run ./examples/benchcmp                     # every workload, 5 runs each
+//	go run ./examples/benchcmp -workloads a,d -runs 7 -records 2000000
 //
 // It starts one kfake broker that acknowledges produce requests without
 // storing records (BlackholeProduce) in a process of its own, then runs each

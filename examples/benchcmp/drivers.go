@@ -9,8 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kprod/kprod/examples/internal/loadgen"
 	"github.com/kprod/kprod/producer"
-	"github.com/kprod/kprod/tools/loadgen"
 )
 
 // errUnknownLib means a library name is neither kprod nor kgo.
