@@ -100,32 +100,6 @@ func TestBufferPoolReusesBatchSizedBuffers(t *testing.T) {
 	}
 }
 
-func TestLatencyHistogramQuantiles(t *testing.T) {
-	var h latencyHistogram
-	for i := int64(1); i <= 1000; i++ {
-		h.add(i * int64(time.Microsecond))
-	}
-	check := func(q float64, want time.Duration) {
-		got := time.Duration(h.quantile(q))
-		if got < want*94/100 || got > want*107/100 {
-			t.Errorf("p%v = %v, want about %v", q*100, got, want)
-		}
-	}
-	check(0.5, 500*time.Microsecond)
-	check(0.99, 990*time.Microsecond)
-	if time.Duration(h.max) != time.Millisecond {
-		t.Errorf("max %v", time.Duration(h.max))
-	}
-	for i := 0; i < 59*histSub; i++ { // the last buckets reach past int64
-		if histLow(i) >= histLow(i+1) {
-			t.Fatalf("bucket %d starts at %d, bucket %d at %d", i, histLow(i), i+1, histLow(i+1))
-		}
-		if histBucket(histLow(i)) != i {
-			t.Fatalf("bucket of %d is %d, want %d", histLow(i), histBucket(histLow(i)), i)
-		}
-	}
-}
-
 // TestBufferPoolForgetsDroppedSpares: spare buffers dropped to make room for
 // another size, or handed out again, are gone from the free lists' arrays
 // too, so the collector can take the dropped ones (a kept reference held

@@ -1,11 +1,10 @@
 package producer
 
 import (
-	"math"
-	"math/bits"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kprod/kprod/internal/histogram"
 )
 
 // Metrics is a snapshot of the producer's counters since it was created.
@@ -55,8 +54,7 @@ type metrics struct {
 	callbackPanics, callbacksSkipped           atomic.Int64
 	parallelFinishes                           atomic.Int64 // steps whose batches helpers compressed too (tests look)
 
-	histMu sync.Mutex
-	hist   latencyHistogram // guarded by histMu
+	latency histogram.H // send→ack of every record
 }
 
 func (m *metrics) requestDone(d time.Duration) {
@@ -72,11 +70,9 @@ func (m *metrics) requestDone(d time.Duration) {
 
 // recordLatencies adds the send→ack latency of each record of rb.
 func (m *metrics) recordLatencies(rb *recBatch, now int64) {
-	m.histMu.Lock()
 	for i := range rb.recs {
-		m.hist.add(now - rb.recAt(i))
+		m.latency.Record(now - rb.recAt(i))
 	}
-	m.histMu.Unlock()
 }
 
 func (m *metrics) snapshot(pool *bufferPool) Metrics {
@@ -106,61 +102,10 @@ func (m *metrics) snapshot(pool *bufferPool) Metrics {
 	s.RequestLatencyMax = time.Duration(m.reqLatencyMax.Load())
 	s.BufferBytesInUse = pool.inUse()
 	s.BufferBytesAvailable = pool.total - s.BufferBytesInUse
-	m.histMu.Lock()
-	s.SendLatencyP50 = time.Duration(m.hist.quantile(0.50))
-	s.SendLatencyP99 = time.Duration(m.hist.quantile(0.99))
-	s.SendLatencyMax = time.Duration(m.hist.max)
-	m.histMu.Unlock()
+	// The top of each quantile's bucket, capped at the maximum: never
+	// below the true figure, never above SendLatencyMax.
+	s.SendLatencyP50 = time.Duration(m.latency.Upper(0.50))
+	s.SendLatencyP99 = time.Duration(m.latency.Upper(0.99))
+	s.SendLatencyMax = time.Duration(m.latency.Max())
 	return s
-}
-
-// latencyHistogram counts durations in log-linear buckets: 16 sub-buckets per
-// power of two of nanoseconds, so any quantile is within about 6%.
-type latencyHistogram struct {
-	counts [64 * histSub]int64
-	total  int64
-	max    int64
-}
-
-const histSub = 16
-
-func histBucket(ns int64) int {
-	if ns < histSub {
-		return int(max(ns, 0))
-	}
-	exp := bits.Len64(uint64(ns)) - 1 // ns in [2^exp, 2^(exp+1))
-	sub := int(ns>>(exp-4)) & (histSub - 1)
-	return (exp-3)*histSub + sub
-}
-
-// histLow is the smallest duration of bucket i.
-func histLow(i int) int64 {
-	if i < histSub {
-		return int64(i)
-	}
-	exp := i/histSub + 3
-	return int64(histSub+i%histSub) << (exp - 4)
-}
-
-func (h *latencyHistogram) add(ns int64) {
-	h.counts[histBucket(ns)]++
-	h.total++
-	if ns > h.max {
-		h.max = ns
-	}
-}
-
-// quantile returns the upper edge of the bucket holding quantile q.
-func (h *latencyHistogram) quantile(q float64) int64 {
-	if h.total == 0 {
-		return 0
-	}
-	rank := int64(math.Ceil(q * float64(h.total)))
-	var seen int64
-	for i, c := range h.counts {
-		if seen += c; seen >= rank {
-			return min(histLow(i+1)-1, h.max)
-		}
-	}
-	return h.max
 }

@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"github.com/kprod/kprod/internal/histogram"
+
 	"context"
 	"fmt"
 	"sync"
@@ -31,7 +33,7 @@ type Tally struct {
 	latMax   atomic.Int64 // ns, of the timed records
 	winMax   atomic.Int64 // ns, largest since the last TakeWindowMax
 	firstErr atomic.Pointer[error]
-	hist     histogram // latencies of the timed records
+	hist     histogram.H // latencies of the timed records
 }
 
 // NewTally returns the tally of a run of records records.
@@ -71,7 +73,7 @@ func (t *Tally) TakeWindowMax() int64 { return t.winMax.Swap(0) }
 
 // Quantile is the timed records' latency at quantile q (0 < q ≤ 1) in
 // nanoseconds, within 1/64; 0 before any.
-func (t *Tally) Quantile(q float64) int64 { return t.hist.Quantile(q) }
+func (t *Tally) Quantile(q float64) int64 { return t.hist.Mid(q) }
 
 // Count notes one answered record that was not timed.
 func (t *Tally) Count(err error) {

@@ -9,43 +9,6 @@ import (
 	"github.com/kprod/kprod/producer"
 )
 
-func TestHistogramBuckets(t *testing.T) {
-	prev := -1
-	for _, v := range []int64{-5, 0, 1, 31, 32, 33, 63, 64, 65, 100, 1000, 1 << 20, 123456789, 1<<62 + 12345, 1<<63 - 1} {
-		i := bucketOf(v)
-		if i < prev || i < 0 || i >= numBuckets {
-			t.Fatalf("bucketOf(%d) = %d: out of range or order (previous %d)", v, i, prev)
-		}
-		prev = i
-		lo, hi := bucketBounds(i)
-		if w := max(v, 0); w < lo || w > hi {
-			t.Errorf("bucketOf(%d) = %d with bounds [%d, %d]: value outside", v, i, lo, hi)
-		}
-		if float64(hi-lo) > float64(lo)/32 {
-			t.Errorf("bucket %d [%d, %d] wider than 1/32 of its values", i, lo, hi)
-		}
-	}
-}
-
-func TestHistogramQuantile(t *testing.T) {
-	var h histogram
-	if q := h.Quantile(0.5); q != 0 {
-		t.Fatalf("empty histogram: p50 = %d, want 0", q)
-	}
-	for v := int64(1); v <= 100_000; v++ {
-		h.Record(v * 1000) // 1µs … 100ms
-	}
-	for _, tc := range []struct {
-		q    float64
-		want int64
-	}{{0.5, 50_000_000}, {0.99, 99_000_000}, {1, 100_000_000}, {0.00001, 1000}} {
-		got := h.Quantile(tc.q)
-		if diff := float64(got-tc.want) / float64(tc.want); diff > 1.0/32 || diff < -1.0/32 {
-			t.Errorf("Quantile(%v) = %d, want %d ± 1/32", tc.q, got, tc.want)
-		}
-	}
-}
-
 func TestThrottleDelay(t *testing.T) {
 	start := time.Unix(1000, 0)
 	thr := newThrottle(1000, start) // one record per ms
