@@ -61,7 +61,7 @@ func TestAdaptiveChoiceFollowsWeightsExactly(t *testing.T) {
 	}
 	queues := []int32{5, 0, 3, 0, 1}
 	s.UpdateLoad("A", queues)
-	topic := s.topics.get("A")
+	topic := s.topics.Get("A")
 
 	const cycles = 2
 	counts := make([]int, len(queues))

@@ -1,10 +1,14 @@
 package partitioner
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/kprod/kprod/internal/registry"
+)
 
 // roundRobin cycles through the partitions of each topic, one per call.
 type roundRobin struct {
-	counters registry[atomic.Uint64] // calls so far, per topic
+	counters registry.Map[atomic.Uint64] // calls so far, per topic
 }
 
 // NewRoundRobin returns a Partitioner that gives each record of a topic the
@@ -27,7 +31,7 @@ func (r *roundRobin) PartitionAvailable(topic string, _, _ []byte, numPartitions
 		return NoPartition
 	}
 	n := uint64(clampCount(numPartitions))
-	i := r.counters.get(topic).Add(1) - 1
+	i := r.counters.Get(topic).Add(1) - 1
 	if len(available) > 0 {
 		if p := available[i%uint64(len(available))]; p >= 0 && uint64(p) < n {
 			return p

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/kprod/kprod/internal/registry"
 )
 
 // Sticky is the built-in "uniform sticky" partitioner for records without a
@@ -25,13 +27,14 @@ import (
 //
 // It is safe for concurrent use. Partition and OnAppend do not allocate once
 // a topic has been seen, and take no lock once its entry is established (soon
-// after it is first seen: see registry); only a switch to a new partition
-// reads the topic's load table under a read lock.
+// after it is first seen: the lock-free topic map is republished once the
+// lookups that missed it number as many as the topics it holds); only a
+// switch to a new partition reads the topic's load table under a read lock.
 type Sticky struct {
 	cfg       StickyConfig // as normalized by NewSticky
 	batchSize uint64       // bytes after which the sticky partition switches, in [1, MaxInt32]
 	marksOn   bool         // SetUnavailable is honored: Adaptive and AvailabilityTimeout > 0
-	topics    registry[StickyTopic]
+	topics    registry.Map[StickyTopic]
 
 	// randN returns a uniform random number in [0, n) for n > 0. It must be
 	// safe for concurrent use. Tests replace it with a seeded source.
@@ -82,7 +85,7 @@ func NewSticky(cfg StickyConfig) *Sticky {
 		marksOn:   cfg.Adaptive && cfg.AvailabilityTimeout > 0,
 		randN:     rand.Uint64N,
 	}
-	s.topics.create = func() *StickyTopic { return &StickyTopic{s: s} }
+	s.topics.Create = func(string) *StickyTopic { return &StickyTopic{s: s} }
 	return s
 }
 
@@ -95,7 +98,7 @@ func (s *Sticky) Config() StickyConfig {
 // first time. The same topic always yields the same *StickyTopic, whose
 // methods behave as the Sticky methods of the same names for that topic.
 func (s *Sticky) Topic(topic string) *StickyTopic {
-	return s.topics.get(topic)
+	return s.topics.Get(topic)
 }
 
 // Partition returns the current sticky partition for topic, choosing one the
@@ -106,7 +109,7 @@ func (s *Sticky) Topic(topic string) *StickyTopic {
 // The result is always in [0, numPartitions), or NoPartition if
 // numPartitions is less than 1.
 func (s *Sticky) Partition(topic string, numPartitions int, available []int32) int32 {
-	return s.topics.get(topic).Partition(numPartitions, available)
+	return s.topics.Get(topic).Partition(numPartitions, available)
 }
 
 // OnAppend tells the partitioner that appendedBytes were appended to
@@ -116,7 +119,7 @@ func (s *Sticky) Partition(topic string, numPartitions int, available []int32) i
 // with numPartitions and available as in Partition. Calls for a partition
 // that is no longer the current one are ignored.
 func (s *Sticky) OnAppend(topic string, partition int32, appendedBytes int, batchFull bool, numPartitions int, available []int32) {
-	s.topics.get(topic).OnAppend(partition, appendedBytes, batchFull, numPartitions, available)
+	s.topics.Get(topic).OnAppend(partition, appendedBytes, batchFull, numPartitions, available)
 }
 
 // Current returns the sticky partition of topic as it stands, or NoPartition
@@ -124,7 +127,7 @@ func (s *Sticky) OnAppend(topic string, partition int32, appendedBytes int, batc
 // of the partition's queue to check that no other goroutine switched the
 // partition between Partition and the append.
 func (s *Sticky) Current(topic string) int32 {
-	return s.topics.get(topic).Current()
+	return s.topics.Get(topic).Current()
 }
 
 // UpdateLoad gives the queue depth (for example the number of batches
@@ -145,7 +148,7 @@ func (s *Sticky) UpdateLoad(topic string, queueSizes []int32) {
 	if !s.cfg.Adaptive {
 		return
 	}
-	s.topics.get(topic).UpdateLoad(queueSizes)
+	s.topics.Get(topic).UpdateLoad(queueSizes)
 }
 
 // SetUnavailable reports that the leader of partition of topic has not
@@ -160,5 +163,5 @@ func (s *Sticky) SetUnavailable(topic string, partition int32, unavailable bool)
 	if !s.marksOn || partition < 0 {
 		return
 	}
-	s.topics.get(topic).SetUnavailable(partition, unavailable)
+	s.topics.Get(topic).SetUnavailable(partition, unavailable)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/internal/batch"
+	"github.com/kprod/kprod/internal/registry"
 	"github.com/kprod/kprod/partitioner"
 )
 
@@ -31,9 +32,9 @@ type accumulator struct {
 	comp   *batch.Compressor
 	wake   func() // pokes the sender
 
-	mu     sync.Mutex                             // guards writes of topics and all
-	topics atomic.Pointer[map[string]*topicParts] // copy on write
-	all    atomic.Pointer[[]*partition]           // every partition, for the sender
+	mu     sync.Mutex                   // guards writes of all and of every topicParts.parts
+	topics registry.Map[topicParts]     // by name, made by newTopic on first use
+	all    atomic.Pointer[[]*partition] // every partition, for the sender
 
 	closed   atomic.Bool  // no more appends
 	flushing atomic.Int32 // Flush calls in progress: every batch is ready
@@ -47,35 +48,25 @@ func newAccumulator(cfg *config, pool *bufferPool, comp *batch.Compressor, stick
 	a := &accumulator{cfg: cfg, pool: pool, comp: comp, sticky: sticky, wake: wake,
 		flushes: newFlushGens(), clock: time.Now}
 	a.spare.limit = int(min(cfg.bufferMemory/int64(max(cfg.batchSize, 1024)), 4096))
-	m := make(map[string]*topicParts)
-	a.topics.Store(&m)
+	a.topics.Create = a.newTopic
 	a.all.Store(&[]*partition{})
 	return a
 }
 
 // topic returns the state of a topic, creating it on first use.
 func (a *accumulator) topic(name string) *topicParts {
-	if tp := (*a.topics.Load())[name]; tp != nil {
-		return tp
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	old := *a.topics.Load()
-	if tp := old[name]; tp != nil {
-		return tp
-	}
+	return a.topics.Get(name)
+}
+
+// newTopic makes the state of a topic seen for the first time; a.topics
+// calls it once per name, under its own lock.
+func (a *accumulator) newTopic(name string) *topicParts {
 	tp := &topicParts{name: name}
 	tp.ratio.Store(math.Float64bits(1))
 	tp.parts.Store(&[]*partition{})
 	if a.sticky != nil {
 		tp.sticky = a.sticky.Topic(name)
 	}
-	m := make(map[string]*topicParts, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[name] = tp
-	a.topics.Store(&m)
 	return tp
 }
 

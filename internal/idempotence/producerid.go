@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	retry "github.com/kprod/kprod/internal/backoff" // named apart from Init's backoff parameter
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -82,12 +83,8 @@ func Init(ctx context.Context, do Requester, txnTimeout time.Duration, current I
 		if !retriable {
 			return None, fmt.Errorf("%w: %w", ErrInit, err)
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return None, fmt.Errorf("%w: %w (last error: %w)", ErrInit, ctx.Err(), err)
-		case <-t.C:
+		if serr := retry.Sleep(ctx, backoff); serr != nil {
+			return None, fmt.Errorf("%w: %w (last error: %w)", ErrInit, serr, err)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kprod/kprod/internal/backoff"
+	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -27,12 +29,8 @@ func (c *Client) run() {
 		case <-age.C:
 		}
 		if wait := c.cfg.MinInterval - time.Since(last); wait > 0 && !last.IsZero() {
-			pause := time.NewTimer(wait)
-			select {
-			case <-c.ctx.Done():
-				pause.Stop()
+			if backoff.Sleep(c.ctx, wait) != nil {
 				return
-			case <-pause.C:
 			}
 		}
 		// Whoever asked until now is served by this refresh.
@@ -70,13 +68,7 @@ func (c *Client) refresh() bool {
 		return false
 	}
 
-	brokers := make(map[int32]string, len(resp.Brokers))
-	for _, b := range resp.Brokers {
-		brokers[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
-	}
-	if len(brokers) > 0 {
-		c.pool.SetBrokers(brokers)
-	}
+	setBrokers(c.pool, resp)
 
 	now := time.Now()
 	c.mu.Lock()
@@ -113,7 +105,26 @@ func (c *Client) refresh() bool {
 func (c *Client) fetch(topics []string) (*kmsg.MetadataResponse, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	conn, err := c.pool.Any(ctx)
+	return request(ctx, c.pool, topics, c.cfg.AllowAutoCreate)
+}
+
+// RefreshBrokers asks any broker of pool for the cluster's brokers (a
+// Metadata request naming no topics) and hands them to the pool, as every
+// Client refresh does; for users of a pool without a Client, such as the
+// transaction client looking for a coordinator the pool does not know.
+func RefreshBrokers(ctx context.Context, pool *wire.Pool) error {
+	resp, err := request(ctx, pool, nil, false)
+	if err != nil {
+		return err
+	}
+	setBrokers(pool, resp)
+	return nil
+}
+
+// request sends one Metadata request for topics (none: brokers only) to
+// any broker of pool.
+func request(ctx context.Context, pool *wire.Pool, topics []string, autoCreate bool) (*kmsg.MetadataResponse, error) {
+	conn, err := pool.Any(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -124,12 +135,24 @@ func (c *Client) fetch(topics []string) (*kmsg.MetadataResponse, error) {
 		rt.Topic = kmsg.StringPtr(name)
 		req.Topics = append(req.Topics, rt)
 	}
-	req.AllowAutoTopicCreation = c.cfg.AllowAutoCreate
+	req.AllowAutoTopicCreation = autoCreate
 	raw, err := conn.Request(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: request to %s: %w", conn.Addr(), err)
 	}
 	return raw.(*kmsg.MetadataResponse), nil
+}
+
+// setBrokers hands the brokers a Metadata response lists to pool; an empty
+// list leaves the pool's brokers as they were.
+func setBrokers(pool *wire.Pool, resp *kmsg.MetadataResponse) {
+	brokers := make(map[int32]string, len(resp.Brokers))
+	for _, b := range resp.Brokers {
+		brokers[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	}
+	if len(brokers) > 0 {
+		pool.SetBrokers(brokers)
+	}
 }
 
 // finish records a refresh attempt's outcome and wakes its waiters.

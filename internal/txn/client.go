@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/kprod/kprod/internal/backoff"
 	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/kprod/kprod/internal/wire"
 )
@@ -137,7 +137,7 @@ func (c *Client) run(ctx context.Context, what string, try func(ctx context.Cont
 			wait = c.cfg.concurrentBackoff()
 		}
 		c.log.Debug("txn: retrying", "op", what, "attempt", attempt, "action", v.String(), "backoff", wait, "err", err)
-		if err := sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return timeoutErr(what, err, last)
 		}
 	}
@@ -150,18 +150,6 @@ func timeoutErr(what string, ctxErr, last error) error {
 		return fmt.Errorf("%w: %s: %w", ErrTimeout, what, ctxErr)
 	}
 	return fmt.Errorf("%w: %s: %w (last error: %v)", ErrTimeout, what, ctxErr, last)
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // checkID refuses a producer id that did not come from the cluster.

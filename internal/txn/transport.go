@@ -2,10 +2,8 @@ package txn
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"strconv"
 
+	"github.com/kprod/kprod/internal/metadata"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -27,8 +25,8 @@ type dialer interface {
 
 // poolDialer gets connections from a wire.Pool. The pool only knows the
 // brokers it was told about; when a coordinator is a broker it does not
-// know (or knows at another address), the broker list is refreshed with a
-// Metadata request first, exactly as the metadata client would.
+// know (or knows at another address), the broker list is refreshed first
+// with metadata.RefreshBrokers, as the metadata client's refreshes do.
 type poolDialer struct {
 	pool *wire.Pool
 }
@@ -43,7 +41,7 @@ func (d poolDialer) anyBroker(ctx context.Context) (peer, error) {
 
 func (d poolDialer) broker(ctx context.Context, node int32, addr string) (peer, error) {
 	if known, ok := d.pool.Broker(node); !ok || addr != "" && known != addr {
-		if err := d.refreshBrokers(ctx); err != nil {
+		if err := metadata.RefreshBrokers(ctx, d.pool); err != nil {
 			return nil, err
 		}
 	}
@@ -52,30 +50,6 @@ func (d poolDialer) broker(ctx context.Context, node int32, addr string) (peer, 
 		return nil, err
 	}
 	return c, nil
-}
-
-// refreshBrokers asks any broker for the cluster's brokers (no topics) and
-// hands them to the pool.
-func (d poolDialer) refreshBrokers(ctx context.Context) error {
-	c, err := d.pool.Any(ctx)
-	if err != nil {
-		return err
-	}
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{} // empty, not nil: nil asks for every topic
-	raw, err := c.Request(ctx, req)
-	if err != nil {
-		return fmt.Errorf("txn: broker list from %s: %w", c.Addr(), err)
-	}
-	resp := raw.(*kmsg.MetadataResponse)
-	brokers := make(map[int32]string, len(resp.Brokers))
-	for _, b := range resp.Brokers {
-		brokers[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
-	}
-	if len(brokers) > 0 {
-		d.pool.SetBrokers(brokers)
-	}
-	return nil
 }
 
 // capped is a request whose version is held at or below max: the

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/kprod/kprod/internal/backoff"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -189,7 +190,7 @@ func TestPoolReconnectBackoffGrows(t *testing.T) {
 				t.Fatalf("attempt %d while backing off: %v", i, err)
 			}
 			wait := time.Until(nr.RetryAt)
-			want := capped(base, maxBackoff, i)
+			want := backoff.Capped(base, maxBackoff, i)
 			if wait < want*8/10 || wait > want*12/10 {
 				t.Fatalf("backoff %d = %v; want %v ±20%%", i, wait, want)
 			}
@@ -209,28 +210,6 @@ func TestPoolReconnectBackoffGrows(t *testing.T) {
 			t.Fatalf("%d dials; want 7", n)
 		}
 	})
-}
-
-func TestBackoffSchedule(t *testing.T) {
-	tests := []struct {
-		failures int
-		want     time.Duration
-	}{
-		{0, 50 * time.Millisecond},
-		{1, 100 * time.Millisecond},
-		{2, 200 * time.Millisecond},
-		{4, 800 * time.Millisecond},
-		{5, time.Second},
-		{60, time.Second},
-	}
-	for _, tt := range tests {
-		if got := capped(50*time.Millisecond, time.Second, tt.failures); got != tt.want {
-			t.Errorf("capped(%d) = %v; want %v", tt.failures, got, tt.want)
-		}
-	}
-	if lo, hi := jitter(time.Second, 0), jitter(time.Second, 0.999999); lo != 800*time.Millisecond || hi < 1199*time.Millisecond || hi >= 1200*time.Millisecond {
-		t.Errorf("jitter range [%v, %v]", lo, hi)
-	}
 }
 
 func TestPoolConnAndAny(t *testing.T) {
