@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kprod/kprod/internal/backoff"
 	"github.com/kprod/kprod/internal/idempotence"
 	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
@@ -203,7 +204,7 @@ func (s *sender) retryLater(rb *recBatch, err error, now time.Time) {
 		s.fail(rb, fmt.Errorf("%w (last error: %w)", *ep, err))
 		return
 	}
-	wait := s.backoff(rb.attempts + 1)
+	wait := backoff.Exp(s.cfg.retryBackoff, s.cfg.retryBackoffMax, rb.attempts) // doubling from retry.backoff.ms, ±20%
 	switch {
 	case rb.attempts >= s.cfg.retries:
 		s.fail(rb, fmt.Errorf("%w after %d retries: %w", ErrRetriesExhausted, rb.attempts, err))

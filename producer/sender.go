@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -392,18 +391,6 @@ func (s *sender) failQueued(err error) {
 			s.fail(rb, err)
 		}
 	}
-}
-
-// backoff is the wait before retry number attempt (1-based): doubling from
-// retry.backoff.ms up to retry.backoff.max.ms, ±20% jitter.
-func (s *sender) backoff(attempt int) time.Duration {
-	d := s.cfg.retryBackoff
-	for i := 1; i < attempt && d < s.cfg.retryBackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, s.cfg.retryBackoffMax)
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
 }
 
 func (s *sender) logf(level slog.Level, msg string, args ...any) {
