@@ -143,6 +143,20 @@ func (c *Client) run(ctx context.Context, what string, try func(ctx context.Cont
 	}
 }
 
+// atTxnCoordinator is run with each attempt given a connection to the
+// transaction coordinator (looked up first when not known): the shape of
+// every request about the transaction itself.
+func (c *Client) atTxnCoordinator(ctx context.Context, what string, try func(ctx context.Context, p peer, k coordKey, co coord) (verdict, error)) error {
+	return c.run(ctx, what, func(ctx context.Context) (verdict, error) {
+		k := c.txnKey()
+		p, co, v, err := c.coordinator(ctx, k)
+		if v != vOK {
+			return v, err
+		}
+		return try(ctx, p, k, co)
+	})
+}
+
 // timeoutErr is the error of a call whose ctx ended; it matches ErrTimeout
 // and ctx's error, and names the last retriable error in its text.
 func timeoutErr(what string, ctxErr, last error) error {

@@ -35,12 +35,7 @@ func (c *Client) EndTxn(ctx context.Context, id idempotence.ID, commit bool) (id
 		what = "EndTxn(commit)"
 	}
 	next := id
-	err := c.run(ctx, what, func(ctx context.Context) (verdict, error) {
-		k := c.txnKey()
-		p, co, v, err := c.coordinator(ctx, k)
-		if v != vOK {
-			return v, err
-		}
+	err := c.atTxnCoordinator(ctx, what, func(ctx context.Context, p peer, k coordKey, co coord) (verdict, error) {
 		req := kmsg.NewPtrEndTxnRequest()
 		req.TransactionalID = c.txnID
 		req.ProducerID, req.ProducerEpoch = id.ProducerID, id.Epoch

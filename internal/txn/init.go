@@ -24,12 +24,7 @@ import (
 // it.
 func (c *Client) InitProducerID(ctx context.Context, current idempotence.ID) (idempotence.ID, error) {
 	id := idempotence.None
-	err := c.run(ctx, "InitProducerId", func(ctx context.Context) (verdict, error) {
-		k := c.txnKey()
-		p, co, v, err := c.coordinator(ctx, k)
-		if v != vOK {
-			return v, err
-		}
+	err := c.atTxnCoordinator(ctx, "InitProducerId", func(ctx context.Context, p peer, k coordKey, co coord) (verdict, error) {
 		req := idempotence.InitRequest(&c.txnID, c.cfg.Timeout, current)
 		raw, v, err := c.send(ctx, p, k, co, req)
 		if v != vOK {

@@ -114,12 +114,7 @@ func (c *Client) SendOffsets(ctx context.Context, id idempotence.ID, offsets map
 // addOffsets tells the transaction coordinator that group's offsets join
 // the transaction (AddOffsetsToTxn).
 func (c *Client) addOffsets(ctx context.Context, id idempotence.ID, group string) error {
-	return c.run(ctx, "AddOffsetsToTxn", func(ctx context.Context) (verdict, error) {
-		k := c.txnKey()
-		p, co, v, err := c.coordinator(ctx, k)
-		if v != vOK {
-			return v, err
-		}
+	return c.atTxnCoordinator(ctx, "AddOffsetsToTxn", func(ctx context.Context, p peer, k coordKey, co coord) (verdict, error) {
 		req := kmsg.NewPtrAddOffsetsToTxnRequest()
 		req.TransactionalID = c.txnID
 		req.ProducerID, req.ProducerEpoch = id.ProducerID, id.Epoch

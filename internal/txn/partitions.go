@@ -38,12 +38,7 @@ func (c *Client) AddPartitions(ctx context.Context, id idempotence.ID, parts map
 	if pending.Len() == 0 {
 		return nil
 	}
-	return c.run(ctx, "AddPartitionsToTxn", func(ctx context.Context) (verdict, error) {
-		k := c.txnKey()
-		p, co, v, err := c.coordinator(ctx, k)
-		if v != vOK {
-			return v, err
-		}
+	return c.atTxnCoordinator(ctx, "AddPartitionsToTxn", func(ctx context.Context, p peer, k coordKey, co coord) (verdict, error) {
 		req := kmsg.NewPtrAddPartitionsToTxnRequest()
 		req.TransactionalID = c.txnID
 		req.ProducerID, req.ProducerEpoch = id.ProducerID, id.Epoch
