@@ -133,7 +133,11 @@ func TestLeakChecks(t *testing.T) {
 	stopped := sync.OnceFunc(func() { close(stop); <-done })
 	t.Cleanup(stopped)
 	const name = "kafkatest_test.parkedUntil"
-	if n := len(kafkatest.Goroutines(name)); n != 1 {
+	n := 0
+	for deadline := time.Now().Add(2 * time.Second); n != 1 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		n = len(kafkatest.Goroutines(name)) // the goroutine may not run yet
+	}
+	if n != 1 {
 		t.Fatalf("Goroutines found %d parked goroutines, want 1", n)
 	}
 	late := &recordingTB{TB: t}
