@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"go.uber.org/goleak"
 )
 
 // badRecord is one record the producer must refuse, and the sentinel it
@@ -189,7 +188,7 @@ func TestBadInputDoesNotStallOthers(t *testing.T) {
 // fails with ErrInvalidConfig and a message naming the setting, and New
 // leaves no goroutine behind.
 func TestInvalidConfigIsTyped(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer leakCheck(t)()
 	for _, tc := range []struct {
 		name string
 		opts []Opt

@@ -12,50 +12,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
-// leakCheck snapshots the goroutines running now; the returned function,
-// called once the test closed everything it started (the cluster
-// included), fails the test if any other goroutine is still running.
-// kfake's own control goroutines, which a closed cluster can leave parked,
-// are not ours to account for.
+// leakCheck is kafkatest.LeakCheck: the returned function, called once the
+// test closed what it started (the cluster included), fails the test if a
+// goroutine other than those running at the call (and kfake's own) is
+// still running.
 func leakCheck(t *testing.T) func(extra ...goleak.Option) {
 	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	return func(extra ...goleak.Option) {
-		t.Helper()
-		// kfake's own goroutines may still be unwinding a slept control
-		// after Cluster.Close (its run loop can stay parked waiting for
-		// one); the check is about the producer's goroutines, whose stacks
-		// never hold a kfake function. extra ignores more, for a test that
-		// expects one goroutine of the producer to remain.
-		goleak.VerifyNone(t, append([]goleak.Option{ignore,
-			goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).run"),
-			goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).runControl.func1"),
-			goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*Cluster).continueSleptControl")},
-			extra...)...)
-	}
-}
-
-// ownCluster is newCluster without the cleanup, for tests that must close
-// the cluster themselves before looking for leaked goroutines.
-func ownCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
-	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// ownProducer is New on the cluster, without the cleanup.
-func ownProducer(t *testing.T, c *kfake.Cluster, opts ...Opt) *Producer {
-	t.Helper()
-	p, err := New(append([]Opt{WithBrokers(c.ListenAddrs()...)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return kafkatest.LeakCheck(t)
 }
 
 // slowProduce delays every produce response by d, so requests are in flight
@@ -93,7 +60,7 @@ func sendFrom(ctx context.Context, p *Producer, l *ledger, topic string, base, g
 // record is in the log once and in order, and no goroutine is left.
 func TestCloseLiveBroker(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(3, "close"))
+	c := newCluster(t, kfake.SeedTopics(3, "close"))
 	p := ownProducer(t, c, WithLinger(50*time.Millisecond), WithBatchSize(4096))
 	slowProduce(c, 30*time.Millisecond)
 	ctx := ctxTimeout(t, 30*time.Second)
@@ -119,7 +86,7 @@ func TestCloseLiveBroker(t *testing.T) {
 // every record is answered once (ErrClosed), and no goroutine is left.
 func TestCloseDeadlineStalledBroker(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(3, "stall"))
+	c := newCluster(t, kfake.SeedTopics(3, "stall"))
 	p := ownProducer(t, c, WithLinger(5*time.Millisecond), WithRequestTimeout(30*time.Second))
 	ctx := ctxTimeout(t, 30*time.Second)
 	if _, err := p.SendSync(ctx, &Record{Topic: "stall", Value: []byte("warm")}); err != nil {
@@ -154,7 +121,7 @@ func TestCloseDeadlineStalledBroker(t *testing.T) {
 // no goroutine is left.
 func TestCloseDeadlineBrokerGone(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(3, "gone"))
+	c := newCluster(t, kfake.SeedTopics(3, "gone"))
 	p := ownProducer(t, c, WithLinger(5*time.Millisecond), WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
 	ctx := ctxTimeout(t, 30*time.Second)
 	if _, err := p.SendSync(ctx, &Record{Topic: "gone", Value: []byte("warm")}); err != nil {
@@ -208,7 +175,7 @@ func TestCloseUnblocksWaitingSends(t *testing.T) {
 	})
 	t.Run("memory", func(t *testing.T) {
 		verify := leakCheck(t)
-		c := ownCluster(t, kfake.SeedTopics(1, "t"))
+		c := newCluster(t, kfake.SeedTopics(1, "t"))
 		p := ownProducer(t, c, WithBufferMemory(64<<10), WithBatchSize(16<<10), WithMaxBlock(30*time.Second), WithLinger(0))
 		ctx := ctxTimeout(t, 30*time.Second)
 		if _, err := p.SendSync(ctx, &Record{Topic: "t", Value: []byte("warm")}); err != nil {
@@ -269,7 +236,7 @@ func TestConcurrentClose(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			verify := leakCheck(t)
-			c := ownCluster(t, kfake.SeedTopics(3, "cc"))
+			c := newCluster(t, kfake.SeedTopics(3, "cc"))
 			p := ownProducer(t, c, WithLinger(20*time.Millisecond))
 			ctx := ctxTimeout(t, 30*time.Second)
 			// Id -1: before every ledger record of its partition.
@@ -328,7 +295,7 @@ func TestConcurrentClose(t *testing.T) {
 // ErrClosed, and every written one is in the log once, in order.
 func TestCloseRacesSends(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(4, "race"))
+	c := newCluster(t, kfake.SeedTopics(4, "race"))
 	p := ownProducer(t, c, WithLinger(time.Millisecond))
 	ctx := ctxTimeout(t, 30*time.Second)
 	l := newLedger(t)

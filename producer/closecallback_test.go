@@ -28,7 +28,7 @@ func completerGoroutines() int {
 // every other record is answered once and no goroutine is left.
 func TestCloseFromCallbackReturns(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(3, "cbclose", "cbfirst"))
+	c := newCluster(t, kfake.SeedTopics(3, "cbclose", "cbfirst"))
 	var logs syncBuffer
 	p := ownProducer(t, c, WithLinger(time.Minute), // nothing leaves on its own: Close must send it
 		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
@@ -100,7 +100,7 @@ func TestCloseFromCallbackReturns(t *testing.T) {
 // answered once with ErrClosed and no goroutine is left.
 func TestCloseFromCallbackStalledBroker(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(3, "cbstall"))
+	c := newCluster(t, kfake.SeedTopics(3, "cbstall"))
 	p := ownProducer(t, c, WithLinger(5*time.Millisecond), WithRequestTimeout(30*time.Second))
 	ctx := ctxTimeout(t, 30*time.Second)
 	proceed := make(chan struct{})
@@ -151,7 +151,7 @@ func TestCloseFromCallbackStalledBroker(t *testing.T) {
 // Futures hold the outcome), and the callback goroutine then exits.
 func TestCloseReturnsByCtxWithSlowCallbacks(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(1, "slowcb"))
+	c := newCluster(t, kfake.SeedTopics(1, "slowcb"))
 	p := ownProducer(t, c, WithLinger(0))
 	ctx := ctxTimeout(t, 30*time.Second)
 	var calls atomic.Int32
@@ -221,7 +221,7 @@ func TestCloseReturnsByCtxWithSlowCallbacks(t *testing.T) {
 // exits once the callback returns.
 func TestCloseReturnsByCtxWithStuckCallback(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(1, "stuckcb"))
+	c := newCluster(t, kfake.SeedTopics(1, "stuckcb"))
 	p := ownProducer(t, c, WithLinger(0))
 	ctx := ctxTimeout(t, 30*time.Second)
 	unblock := make(chan struct{})
@@ -283,7 +283,7 @@ func TestCloseReturnsByCtxWithStuckCallback(t *testing.T) {
 // gets its callback, and every later record is answered as usual.
 func TestCallbackPanicRecovered(t *testing.T) {
 	verify := leakCheck(t)
-	c := ownCluster(t, kfake.SeedTopics(3, "panics"))
+	c := newCluster(t, kfake.SeedTopics(3, "panics"))
 	var logs syncBuffer
 	var acks atomic.Int32
 	ic := InterceptorFuncs{Ack: func(md RecordMetadata, _ error) {

@@ -3,41 +3,45 @@ package producer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
-// newCluster starts an in-process 3-broker cluster with the given topics
-// (3 partitions each unless opts say otherwise) and stops it with the test.
+// newCluster starts an in-process 3-broker cluster (kafkatest's kfake
+// engine) with the given options and stops it with the test. Closing it
+// earlier, as the leak tests do, is fine: Close may be called twice.
 func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkatest.NewFake(t, 3, opts...).Kfake()
 }
 
-// newTestProducer builds a producer on the cluster and closes it with the test.
-func newTestProducer(t testing.TB, c *kfake.Cluster, opts ...Opt) *Producer {
+// ownProducer is New on the cluster, without the cleanup, for tests that
+// close it themselves.
+func ownProducer(t testing.TB, c *kfake.Cluster, opts ...Opt) *Producer {
 	t.Helper()
 	p, err := New(append([]Opt{WithBrokers(c.ListenAddrs()...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// newTestProducer builds a producer on the cluster and closes it with the
+// test; whatever that Close returns is the test's own business.
+// (kprodtest.NewProducer, which the real-Kafka packages use, imports this
+// package and so is out of reach of its in-package tests.)
+func newTestProducer(t testing.TB, c *kfake.Cluster, opts ...Opt) *Producer {
+	t.Helper()
+	p := ownProducer(t, c, opts...)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -47,161 +51,38 @@ func newTestProducer(t testing.TB, c *kfake.Cluster, opts ...Opt) *Producer {
 }
 
 // consume reads want records of topic back with an independent client
-// (franz-go's kgo consumer), failing the test if they do not all arrive.
+// (kafkatest.ReadRecords: franz-go's kgo consumer), failing the test if
+// they do not all arrive within 20 s; extra adds consumer options (TLS,
+// SASL, readCommitted).
 func consume(t testing.TB, c *kfake.Cluster, topic string, want int, extra ...kgo.Opt) []*kgo.Record {
 	t.Helper()
 	return consumeAddrs(t, c.ListenAddrs(), topic, want, 20*time.Second, extra...)
 }
 
-// consumeAddrs reads want records of topic from the brokers at addrs within
-// timeout, then waits a moment for anything beyond: a duplicate would show
-// up there.
+// consumeAddrs is consume from the brokers at addrs within timeout. After
+// want records it reads on a moment: a duplicate would show up there.
+// Fetch errors are logged as they come.
 func consumeAddrs(t testing.TB, addrs []string, topic string, want int, timeout time.Duration, extra ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(addrs...),
-		kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	}, extra...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records of %s before timing out", len(out), want, topic)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch error: %v", err) })
-		out = append(out, fs.Records()...)
-	}
-	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel2()
-	return append(out, cl.PollFetches(short).Records()...)
+	return kafkatest.ReadRecords(t, addrs, topic, want, kafkatest.ReadOptions{
+		Timeout:      timeout,
+		ClientOpts:   extra,
+		OnFetchError: func(_ string, _ int32, err error) { t.Logf("fetch error: %v", err) },
+	})
 }
 
-// readLog reads every record of topics back with an independent client
-// (franz-go's kgo consumer), from the start of each partition up to the end
-// of its log as ListOffsets gives it when readLog starts: records appended
-// twice are read twice, and nothing is waited for that is not there. extra
-// adds consumer options, e.g. readCommitted (aborted records are then left
-// out; a partition whose last stable offset stays below its end, an open
-// transaction, is reported when timeout passes). Control records are not
-// returned. On timeout it returns what it read with an error naming the
-// partitions it could not read to their end.
+// readLog reads every record of topics back with an independent client, up
+// to the end of each partition's log as it was when readLog started
+// (kafkatest.ReadLog): records appended twice are read twice, and nothing
+// is waited for that is not there. extra adds consumer options, e.g.
+// readCommitted (aborted records are then left out; a partition whose last
+// stable offset stays below its end, an open transaction, is reported
+// when timeout passes). On timeout it returns what it read with an error
+// naming the partitions it could not read to their end.
 func readLog(addrs, topics []string, timeout time.Duration, extra ...kgo.Opt) ([]*kgo.Record, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(addrs...),
-		kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.KeepControlRecords(), // markers end a partition read with read_committed
-	}, extra...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	ends, err := logEnds(ctx, cl, topics)
-	if err != nil {
-		return nil, err
-	}
-	type tp struct {
-		t string
-		p int32
-	}
-	short := map[tp]int64{} // partition → its end, until read to it
-	for t, ps := range ends {
-		for p, end := range ps {
-			if end > 0 {
-				short[tp{t, int32(p)}] = end
-			}
-		}
-	}
-	var out []*kgo.Record
-	var lastErr error
-	for len(short) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			var left []string
-			for k, end := range short {
-				left = append(left, fmt.Sprintf("%s/%d (end %d)", k.t, k.p, end))
-			}
-			return out, fmt.Errorf("read %d records in %v; partitions not read to their end: %s (last fetch error: %v)",
-				len(out), timeout, strings.Join(left, ", "), lastErr)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { lastErr = err })
-		fs.EachRecord(func(r *kgo.Record) {
-			k := tp{r.Topic, r.Partition}
-			if end, ok := short[k]; ok && r.Offset >= end-1 {
-				delete(short, k)
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-		})
-	}
-	return out, nil
-}
-
-// logEnds returns, per topic and partition, the end of the log (the high
-// watermark), as the partition leaders answer ListOffsets.
-func logEnds(ctx context.Context, cl *kgo.Client, topics []string) (map[string][]int64, error) {
-	for attempt := 0; ; attempt++ {
-		ends, err := tryLogEnds(ctx, cl, topics)
-		if err == nil || attempt == 20 || ctx.Err() != nil {
-			return ends, err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func tryLogEnds(ctx context.Context, cl *kgo.Client, topics []string) (map[string][]int64, error) {
-	mreq := kmsg.NewPtrMetadataRequest()
-	for _, t := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		mreq.Topics = append(mreq.Topics, rt)
-	}
-	mresp, err := mreq.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, err
-	}
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.ReplicaID = -1
-	ends := map[string][]int64{}
-	for _, mt := range mresp.Topics {
-		if err := kerr.ErrorForCode(mt.ErrorCode); err != nil || mt.Topic == nil {
-			return nil, fmt.Errorf("metadata of %v: %v", mt.Topic, err)
-		}
-		rt := kmsg.NewListOffsetsRequestTopic()
-		rt.Topic = *mt.Topic
-		for range mt.Partitions {
-			rp := kmsg.NewListOffsetsRequestTopicPartition()
-			rp.Partition = int32(len(rt.Partitions))
-			rp.Timestamp = -1 // the end
-			rp.CurrentLeaderEpoch = -1
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		ends[rt.Topic] = make([]int64, len(rt.Partitions))
-	}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return nil, fmt.Errorf("ListOffsets %s/%d: %w", t.Topic, p.Partition, err)
-			}
-			ends[t.Topic][p.Partition] = p.Offset
-		}
-	}
-	return ends, nil
+	return kafkatest.ReadLog(ctx, addrs, topics, kafkatest.LogOptions{ClientOpts: extra})
 }
 
 // ledger tracks every Send of a test and its answers, to check the producer's
@@ -347,21 +228,15 @@ func valueID(t testing.TB, v []byte) int {
 	return id
 }
 
+// ctxTimeout is kafkatest.Context: a context that ends after d or with the
+// test.
 func ctxTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
+	return kafkatest.Context(t, d)
 }
 
-var _ = fmt.Sprint
-
-// testLogger logs to the test's output when KPROD_TEST_LOG is set.
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("KPROD_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+// testLogger is kafkatest.DebugLogger: a debug log to standard error with
+// KPROD_TEST_DEBUG (or KPROD_TEST_LOG) set, nil otherwise.
+func testLogger(testing.TB) *slog.Logger { return kafkatest.DebugLogger() }
 
 // shuffleLeaders moves partition leaders around every period until the
 // returned stop is called (it waits for the shuffling goroutine).
@@ -404,14 +279,5 @@ func sendPaced(t testing.TB, p *Producer, l *ledger, topic string, n, partitions
 	l.wait(wait)
 }
 
-// allStacks is every goroutine's stack, as runtime.Stack prints them.
-func allStacks() []byte {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return buf[:n]
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
+// allStacks is every goroutine's stack (kafkatest.Stacks).
+func allStacks() []byte { return kafkatest.Stacks() }

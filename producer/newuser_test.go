@@ -71,7 +71,7 @@ func TestEmptyHeaderKeyAccepted(t *testing.T) {
 // its broker went away fails with ErrDeliveryTimeout, and IsRetriable says
 // sending it again may succeed (Java's TimeoutException is retriable too).
 func TestDeliveryTimeoutUnreachableIsRetriable(t *testing.T) {
-	c := ownCluster(t, kfake.SeedTopics(1, "gone"))
+	c := newCluster(t, kfake.SeedTopics(1, "gone"))
 	p := ownProducer(t, c, WithLinger(0), WithRequestTimeout(200*time.Millisecond), WithDeliveryTimeout(600*time.Millisecond),
 		WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
 	defer p.Close(context.Background())

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
 // propertyNames is every property WithProperties knows (applied or with
@@ -39,10 +41,10 @@ func newFuzzFiles(f *testing.F) *fuzzFiles {
 		}
 		return p
 	}
-	pki := newTestPKI(f)
+	pki := kafkatest.NewPKI(f)
 	return &fuzzFiles{paths: []string{
-		pki.caFile,
-		pki.clientFile,
+		pki.CAFile,
+		pki.ClientFile,
 		write("garbage.pem", []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")),
 		write("empty.pem", nil),
 		filepath.Join(dir, "missing.pem"),

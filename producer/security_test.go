@@ -1,18 +1,8 @@
 package producer
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,123 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/internal/wire"
 )
-
-// testPKI is a throwaway certificate authority with a server certificate for
-// 127.0.0.1 and a client certificate, and their PEM files in a temp dir.
-type testPKI struct {
-	pool       *x509.CertPool
-	server     tls.Certificate
-	client     tls.Certificate
-	caFile     string // CA certificate, PEM
-	clientFile string // client certificate and key, PEM, in one file
-}
-
-func newTestPKI(t testing.TB) *testPKI {
-	t.Helper()
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "kprod test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issue := func(serial int64, name string, usage x509.ExtKeyUsage) (tls.Certificate, []byte) {
-		key := newKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: name},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			DNSNames:     []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cert, append(certPEM, keyPEM...)
-	}
-	k := &testPKI{pool: x509.NewCertPool()}
-	k.pool.AddCert(ca)
-	k.server, _ = issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth)
-	var clientPEM []byte
-	k.client, clientPEM = issue(3, "kprod client", x509.ExtKeyUsageClientAuth)
-	dir := t.TempDir()
-	k.caFile, k.clientFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem")
-	if err := os.WriteFile(k.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(k.clientFile, clientPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// serverTLS is the brokers' TLS config; with mutual set they require a client
-// certificate signed by the CA.
-func (k *testPKI) serverTLS(mutual bool) *tls.Config {
-	c := &tls.Config{Certificates: []tls.Certificate{k.server}, MinVersion: tls.VersionTLS12}
-	if mutual {
-		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, k.pool
-	}
-	return c
-}
-
-// clientTLS trusts the CA and, with cert set, presents the client certificate.
-func (k *testPKI) clientTLS(cert bool) *tls.Config {
-	c := &tls.Config{RootCAs: k.pool, MinVersion: tls.VersionTLS12}
-	if cert {
-		c.Certificates = []tls.Certificate{k.client}
-	}
-	return c
-}
-
-var saslMechs = []struct {
-	name string
-	mech func(user, pass string) sasl.Mechanism
-}{
-	{"PLAIN", func(u, p string) sasl.Mechanism { return plain.Auth{User: u, Pass: p}.AsMechanism() }},
-	{"SCRAM-SHA-256", func(u, p string) sasl.Mechanism { return scram.Auth{User: u, Pass: p}.AsSha256Mechanism() }},
-	{"SCRAM-SHA-512", func(u, p string) sasl.Mechanism { return scram.Auth{User: u, Pass: p}.AsSha512Mechanism() }},
-}
 
 // checkSecureRoundTrip sends records through p and reads them back with kgo
 // configured by read: every one written once, in order.
@@ -200,15 +79,15 @@ func checkCause(t *testing.T, err, cause error) {
 }
 
 func TestTLS(t *testing.T) {
-	k := newTestPKI(t)
+	k := kafkatest.NewPKI(t)
 	const maxBlock = time.Second
 	t.Run("trusted CA", func(t *testing.T) {
-		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
-		p := newTestProducer(t, c, WithTLS(k.clientTLS(false)))
-		checkSecureRoundTrip(t, c, p, kgo.DialTLSConfig(k.clientTLS(false)))
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.ServerTLS(false)))
+		p := newTestProducer(t, c, WithTLS(k.ClientTLS(false)))
+		checkSecureRoundTrip(t, c, p, kgo.DialTLSConfig(k.ClientTLS(false)))
 	})
 	unknownCA := func(t *testing.T, opt Opt) error {
-		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.ServerTLS(false)))
 		p := newTestProducer(t, c, opt, WithMaxBlock(maxBlock))
 		return refusal(t, p, maxBlock, ErrTLS)
 	}
@@ -222,18 +101,18 @@ func TestTLS(t *testing.T) {
 		checkCause(t, unknownCA(t, WithTLS(&tls.Config{MinVersion: tls.VersionTLS12})), wire.ErrTLS)
 	})
 	t.Run("client certificate required and given", func(t *testing.T) {
-		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(true)))
-		p := newTestProducer(t, c, WithTLS(k.clientTLS(true)))
-		checkSecureRoundTrip(t, c, p, kgo.DialTLSConfig(k.clientTLS(true)))
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.ServerTLS(true)))
+		p := newTestProducer(t, c, WithTLS(k.ClientTLS(true)))
+		checkSecureRoundTrip(t, c, p, kgo.DialTLSConfig(k.ClientTLS(true)))
 	})
 	t.Run("client certificate required, none given", func(t *testing.T) {
-		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(true)))
-		p := newTestProducer(t, c, WithTLS(k.clientTLS(false)), WithMaxBlock(maxBlock))
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.ServerTLS(true)))
+		p := newTestProducer(t, c, WithTLS(k.ClientTLS(false)), WithMaxBlock(maxBlock))
 		checkRefused(t, p, maxBlock, ErrMaxBlock)
 	})
 	tlsToPlain := func(t *testing.T) error {
 		c := newCluster(t, kfake.SeedTopics(3, "sec"))
-		p := newTestProducer(t, c, WithTLS(k.clientTLS(false)), WithMaxBlock(maxBlock), WithDialTimeout(500*time.Millisecond))
+		p := newTestProducer(t, c, WithTLS(k.ClientTLS(false)), WithMaxBlock(maxBlock), WithDialTimeout(500*time.Millisecond))
 		return refusal(t, p, maxBlock, ErrTLS)
 	}
 	t.Run("TLS to a plaintext port", func(t *testing.T) { tlsToPlain(t) })
@@ -241,25 +120,25 @@ func TestTLS(t *testing.T) {
 		checkCause(t, tlsToPlain(t), wire.ErrTLS)
 	})
 	t.Run("plaintext to a TLS port", func(t *testing.T) {
-		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.serverTLS(false)))
+		c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.TLS(k.ServerTLS(false)))
 		p := newTestProducer(t, c, WithMaxBlock(maxBlock), WithDialTimeout(500*time.Millisecond))
 		checkRefused(t, p, maxBlock, ErrMaxBlock)
 	})
 }
 
 func TestSASL(t *testing.T) {
-	k := newTestPKI(t)
+	k := kafkatest.NewPKI(t)
 	const maxBlock = time.Second
-	for _, m := range saslMechs {
-		t.Run(m.name, func(t *testing.T) {
+	for _, m := range kafkatest.SASLMechanisms {
+		t.Run(m.Name, func(t *testing.T) {
 			t.Run("right password", func(t *testing.T) {
-				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.name, "alice", "s3cret"))
-				p := newTestProducer(t, c, WithSASL(m.mech("alice", "s3cret")))
-				checkSecureRoundTrip(t, c, p, kgo.SASL(m.mech("alice", "s3cret")))
+				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.Name, "alice", "s3cret"))
+				p := newTestProducer(t, c, WithSASL(m.Auth("alice", "s3cret")))
+				checkSecureRoundTrip(t, c, p, kgo.SASL(m.Auth("alice", "s3cret")))
 			})
 			wrong := func(t *testing.T) error {
-				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.name, "alice", "s3cret"))
-				p := newTestProducer(t, c, WithSASL(m.mech("alice", "guess")), WithMaxBlock(maxBlock))
+				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.Name, "alice", "s3cret"))
+				p := newTestProducer(t, c, WithSASL(m.Auth("alice", "guess")), WithMaxBlock(maxBlock))
 				return refusal(t, p, maxBlock, ErrSASL)
 			}
 			t.Run("wrong password", func(t *testing.T) { wrong(t) })
@@ -267,10 +146,10 @@ func TestSASL(t *testing.T) {
 				checkCause(t, wrong(t), wire.ErrSASL)
 			})
 			t.Run("over TLS", func(t *testing.T) {
-				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.name, "alice", "s3cret"),
-					kfake.TLS(k.serverTLS(false)))
-				p := newTestProducer(t, c, WithSASL(m.mech("alice", "s3cret")), WithTLS(k.clientTLS(false)))
-				checkSecureRoundTrip(t, c, p, kgo.SASL(m.mech("alice", "s3cret")), kgo.DialTLSConfig(k.clientTLS(false)))
+				c := newCluster(t, kfake.SeedTopics(3, "sec"), kfake.EnableSASL(), kfake.Superuser(m.Name, "alice", "s3cret"),
+					kfake.TLS(k.ServerTLS(false)))
+				p := newTestProducer(t, c, WithSASL(m.Auth("alice", "s3cret")), WithTLS(k.ClientTLS(false)))
+				checkSecureRoundTrip(t, c, p, kgo.SASL(m.Auth("alice", "s3cret")), kgo.DialTLSConfig(k.ClientTLS(false)))
 			})
 		})
 	}
@@ -279,7 +158,7 @@ func TestSASL(t *testing.T) {
 // TestSecurityProperties sets TLS and SASL up through the Java property names,
 // with the CA and the client key pair in PEM files.
 func TestSecurityProperties(t *testing.T) {
-	k := newTestPKI(t)
+	k := kafkatest.NewPKI(t)
 	jaas := func(module string) string {
 		return "org.apache.kafka.common.security." + module + ` required username="alice" password="s3 \"cret\"";`
 	}
@@ -290,23 +169,23 @@ func TestSecurityProperties(t *testing.T) {
 		props   map[string]string
 		read    []kgo.Opt
 	}{
-		{"SSL with a truststore", []kfake.Opt{kfake.TLS(k.serverTLS(false))},
-			map[string]string{"security.protocol": "SSL", "ssl.truststore.location": k.caFile, "ssl.truststore.type": "PEM"},
-			[]kgo.Opt{kgo.DialTLSConfig(k.clientTLS(false))}},
-		{"SSL with a keystore for mutual TLS", []kfake.Opt{kfake.TLS(k.serverTLS(true))},
-			map[string]string{"security.protocol": "SSL", "ssl.truststore.location": k.caFile,
-				"ssl.keystore.location": k.clientFile, "ssl.keystore.type": "PEM"},
-			[]kgo.Opt{kgo.DialTLSConfig(k.clientTLS(true))}},
+		{"SSL with a truststore", []kfake.Opt{kfake.TLS(k.ServerTLS(false))},
+			map[string]string{"security.protocol": "SSL", "ssl.truststore.location": k.CAFile, "ssl.truststore.type": "PEM"},
+			[]kgo.Opt{kgo.DialTLSConfig(k.ClientTLS(false))}},
+		{"SSL with a keystore for mutual TLS", []kfake.Opt{kfake.TLS(k.ServerTLS(true))},
+			map[string]string{"security.protocol": "SSL", "ssl.truststore.location": k.CAFile,
+				"ssl.keystore.location": k.ClientFile, "ssl.keystore.type": "PEM"},
+			[]kgo.Opt{kgo.DialTLSConfig(k.ClientTLS(true))}},
 		{"SASL_PLAINTEXT PLAIN", []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("PLAIN", "alice", pass)},
 			map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.jaas.config": jaas("plain.PlainLoginModule")},
 			[]kgo.Opt{kgo.SASL(plain.Auth{User: "alice", Pass: pass}.AsMechanism())}},
 		{"SASL_PLAINTEXT SCRAM-SHA-256", []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "alice", pass)},
 			map[string]string{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256", "sasl.jaas.config": jaas("scram.ScramLoginModule")},
 			[]kgo.Opt{kgo.SASL(scram.Auth{User: "alice", Pass: pass}.AsSha256Mechanism())}},
-		{"SASL_SSL SCRAM-SHA-512", []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "alice", pass), kfake.TLS(k.serverTLS(false))},
+		{"SASL_SSL SCRAM-SHA-512", []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "alice", pass), kfake.TLS(k.ServerTLS(false))},
 			map[string]string{"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512", "sasl.jaas.config": jaas("scram.ScramLoginModule"),
-				"ssl.truststore.location": k.caFile},
-			[]kgo.Opt{kgo.SASL(scram.Auth{User: "alice", Pass: pass}.AsSha512Mechanism()), kgo.DialTLSConfig(k.clientTLS(false))}},
+				"ssl.truststore.location": k.CAFile},
+			[]kgo.Opt{kgo.SASL(scram.Auth{User: "alice", Pass: pass}.AsSha512Mechanism()), kgo.DialTLSConfig(k.ClientTLS(false))}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, append([]kfake.Opt{kfake.SeedTopics(3, "sec")}, tc.cluster...)...)

@@ -11,17 +11,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
 var readCommitted = kgo.FetchIsolationLevel(kgo.ReadCommitted())
 
 // txnFlows runs fn against a cluster speaking transactions v2 (KIP-890) and
-// against one that only knows the classic flow.
-func txnFlows(t *testing.T, fn func(t *testing.T, opts ...kfake.Opt)) {
-	t.Run("v2", func(t *testing.T) { fn(t) })
-	t.Run("classic", func(t *testing.T) { fn(t, kfake.MaxVersions(kversion.V3_6_0())) })
-}
+// against one that only knows the classic flow (kafkatest.TxnFlows).
+func txnFlows(t *testing.T, fn func(t *testing.T, opts ...kfake.Opt)) { kafkatest.TxnFlows(t, fn) }
 
 func newTxnProducer(t *testing.T, c *kfake.Cluster, id string, opts ...Opt) *Producer {
 	t.Helper()

@@ -1,60 +1,16 @@
 package producer
 
 import (
-	"context"
-	"encoding/binary"
-	"io"
 	"math/rand/v2"
-	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
-
-// endTxnDropper opens connections on which, when armed, the response to the
-// next EndTxn is lost: the broker acts on the request, then the connection
-// breaks before the client reads the answer.
-type endTxnDropper struct {
-	armed   atomic.Bool
-	dropped atomic.Int32
-}
-
-func (d *endTxnDropper) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	var nd net.Dialer
-	nc, err := nd.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &droppingConn{Conn: nc, d: d}, nil
-}
-
-type droppingConn struct {
-	net.Conn
-	d    *endTxnDropper
-	drop atomic.Bool
-}
-
-// Write sees whole request frames: a 4-byte size, then the api key.
-func (c *droppingConn) Write(b []byte) (int, error) {
-	if len(b) >= 6 && int16(binary.BigEndian.Uint16(b[4:6])) == int16(kmsg.EndTxn) && c.d.armed.CompareAndSwap(true, false) {
-		c.drop.Store(true)
-	}
-	return c.Conn.Write(b)
-}
-
-func (c *droppingConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 && c.drop.Load() {
-		c.d.dropped.Add(1)
-		_ = c.Conn.Close()
-		return 0, io.ErrUnexpectedEOF
-	}
-	return n, err
-}
 
 // TestManyTransactionsUnderFaults runs many transactions of random size over
 // 3 topics × 3 partitions, aborting a random third, while the coordinators
@@ -69,8 +25,11 @@ func TestManyTransactionsUnderFaults(t *testing.T) {
 	txnFlows(t, func(t *testing.T, opts ...kfake.Opt) {
 		topics := []string{"sa", "sb", "sc"}
 		c := newCluster(t, append(opts, kfake.SeedTopics(3, topics...))...)
-		dropper := &endTxnDropper{}
-		p := newTxnProducer(t, c, "tx-stress", WithDialer(dropper.dial), WithLinger(time.Millisecond), WithLogger(testLogger(t)),
+		// The response to the EndTxn after each Arm is lost: the broker
+		// acts on the request, then the connection breaks before the
+		// client reads the answer.
+		dropper := &kafkatest.LossyDialer{Key: kmsg.EndTxn.Int16()}
+		p := newTxnProducer(t, c, "tx-stress", WithDialer(dropper.Dial), WithLinger(time.Millisecond), WithLogger(testLogger(t)),
 			WithRetryBackoff(5*time.Millisecond, 50*time.Millisecond))
 		ctx := ctxTimeout(t, 3*time.Minute)
 		rng := rand.New(rand.NewPCG(1, 2))
@@ -90,7 +49,7 @@ func TestManyTransactionsUnderFaults(t *testing.T) {
 				c.RehashCoordinators()
 				faults++
 			case 9:
-				dropper.armed.Store(true)
+				dropper.Arm()
 				faults++
 			}
 			if err := p.BeginTransaction(); err != nil {
@@ -153,8 +112,8 @@ func TestManyTransactionsUnderFaults(t *testing.T) {
 			t.Fatalf("read %d committed records, committed %d", len(seen), len(committed))
 		}
 		t.Logf("%d transactions, %d records, %d committed, %d faults, %d EndTxn responses dropped",
-			n, id, len(committed), faults, dropper.dropped.Load())
-		if dropper.dropped.Load() == 0 {
+			n, id, len(committed), faults, dropper.Dropped())
+		if dropper.Dropped() == 0 {
 			t.Fatal("no EndTxn response was dropped: the test lost its teeth")
 		}
 	})

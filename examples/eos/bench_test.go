@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
 // BenchmarkPipeline runs the whole pipeline on an embedded cluster: one op
@@ -13,11 +15,7 @@ import (
 // offset, in transactions of up to 500 records. Filling the input is not
 // timed.
 func BenchmarkPipeline(b *testing.B) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(partitions, inTopic, outTopic))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkatest.NewFake(b, 3, kfake.SeedTopics(partitions, inTopic, outTopic)).Kfake()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := fillInput(ctx, c.ListenAddrs(), inTopic, 0, b.N); err != nil {

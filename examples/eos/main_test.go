@@ -16,8 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -28,25 +28,12 @@ const (
 	partitions   = 3
 )
 
-// flows runs fn against a cluster that offers transactions v2 (KIP-890) and
-// against one that only knows the classic protocol.
-func flows(t *testing.T, fn func(t *testing.T, opts ...kfake.Opt)) {
-	t.Run("v2", func(t *testing.T) { fn(t) })
-	t.Run("classic", func(t *testing.T) { fn(t, kfake.MaxVersions(kversion.V3_6_0())) })
-}
-
-// cluster starts a 3-broker cluster with both topics, and the test's
-// deadline.
+// cluster starts a 3-broker cluster (kafkatest's kfake engine) with both
+// topics, closed with the test, and the test's deadline.
 func cluster(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, context.Context) {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(partitions, inTopic, outTopic)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	t.Cleanup(cancel)
-	return c, ctx
+	c := kafkatest.NewFake(t, 3, append([]kfake.Opt{kfake.SeedTopics(partitions, inTopic, outTopic)}, opts...)...).Kfake()
+	return c, kafkatest.Context(t, 25*time.Second)
 }
 
 // setup starts a cluster and fills the input.
@@ -79,7 +66,7 @@ func testConfig(c brokers, txnID string) config {
 // the committed output exactly once, in input order per partition, and the
 // dead transaction's records must be in the log but hidden.
 func TestCrashMidTransaction(t *testing.T) {
-	flows(t, func(t *testing.T, opts ...kfake.Opt) {
+	kafkatest.TxnFlows(t, func(t *testing.T, opts ...kfake.Opt) {
 		c, ctx := setup(t, opts...)
 
 		actx, kill := context.WithCancel(ctx)
@@ -137,7 +124,7 @@ func TestCrashMidTransaction(t *testing.T) {
 // with the same transactional id: A, still alive, must be fenced and stop,
 // and B must finish without anything of A's last transaction showing.
 func TestZombieIsFenced(t *testing.T) {
-	flows(t, func(t *testing.T, opts ...kfake.Opt) {
+	kafkatest.TxnFlows(t, func(t *testing.T, opts ...kfake.Opt) {
 		c, ctx := setup(t, opts...)
 
 		paused := make(chan int, 1) // A's committed count when it paused
@@ -196,7 +183,7 @@ func TestZombieIsFenced(t *testing.T) {
 // midway: the transaction must be aborted, the consumer rewound, and the
 // output still hold every input record exactly once.
 func TestAbortableErrorRewinds(t *testing.T) {
-	flows(t, func(t *testing.T, opts ...kfake.Opt) {
+	kafkatest.TxnFlows(t, func(t *testing.T, opts ...kfake.Opt) {
 		c, ctx := setup(t, opts...)
 		cfg := testConfig(c, "eos-1")
 		cfg.limit = inputRecords
@@ -395,83 +382,28 @@ func countAll(m map[int32][]*kgo.Record) int {
 }
 
 // readTopic reads every partition of topic to its end at the given
-// isolation level and returns the data records per partition, in offset
-// order. The end is the high watermark when the read starts. Transaction
-// markers are read too (and dropped): the last entry of a partition is often
-// one, and reaching the high watermark is how the reader knows it has
-// everything. With read_committed that needs every transaction decided, so
-// a transaction left open fails the test.
+// isolation level (kafkatest.ReadLog) and returns the data records per
+// partition, in offset order. The end is the high watermark when the read
+// starts; with read_committed reaching it needs every transaction decided,
+// so a transaction left open fails the test after 15 s. Fetch errors are
+// logged as they come.
 func readTopic(ctx context.Context, t *testing.T, c brokers, topic string, iso kgo.IsolationLevel) map[int32][]*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	end := highWatermarks(rctx, t, cl, topic)
-	out := map[int32][]*kgo.Record{}
-	next := map[int32]int64{}
-	done := func() bool {
-		for p, h := range end {
-			if next[p] < h {
-				return false
-			}
-		}
-		return true
+	recs, err := kafkatest.ReadLog(rctx, c.ListenAddrs(), []string{topic}, kafkatest.LogOptions{
+		ClientOpts: []kgo.Opt{kgo.FetchIsolationLevel(iso)},
+		OnFetchError: func(topic string, p int32, err error) error {
+			t.Logf("reading %s[%d]: %v", topic, p, err)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("reading %s: %v (a transaction left open?)", topic, err)
 	}
-	for !done() {
-		fs := cl.PollFetches(rctx)
-		if rctx.Err() != nil {
-			t.Fatalf("reading %s: not at the end after 15s: read to %v, high watermarks %v (a transaction left open?)", topic, next, end)
-		}
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if p.Err != nil {
-				t.Logf("reading %s[%d]: %v", topic, p.Partition, p.Err)
-				return
-			}
-			for _, r := range p.Records {
-				next[p.Partition] = r.Offset + 1
-				if !r.Attrs.IsControl() {
-					out[p.Partition] = append(out[p.Partition], r)
-				}
-			}
-		})
+	out := map[int32][]*kgo.Record{}
+	for _, r := range recs {
+		out[r.Partition] = append(out[r.Partition], r)
 	}
 	return out
-}
-
-// highWatermarks asks the partitions' leaders where each partition of topic
-// ends.
-func highWatermarks(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) map[int32]int64 {
-	t.Helper()
-	req := kmsg.NewPtrListOffsetsRequest()
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	for p := range int32(partitions) {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = p
-		rp.Timestamp = -1 // the end
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatalf("listing the offsets of %s: %v", topic, err)
-	}
-	end := map[int32]int64{}
-	for _, rt := range resp.Topics {
-		for _, rp := range rt.Partitions {
-			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				t.Fatalf("listing the offsets of %s[%d]: %v", topic, rp.Partition, err)
-			}
-			end[rp.Partition] = rp.Offset
-		}
-	}
-	if len(end) != partitions {
-		t.Fatalf("listing the offsets of %s: %d partitions answered, want %d", topic, len(end), partitions)
-	}
-	return end
 }

@@ -12,17 +12,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kprod/kprod/internal/batch"
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx bounds a test's run to 40 s (kafkatest.Context).
+func testCtx(t testing.TB) context.Context { return kafkatest.Context(t, 40*time.Second) }
 
 // TestEmbedded runs the program as `go run` does with no flags.
 func TestEmbedded(t *testing.T) {
@@ -41,7 +38,7 @@ func TestEmbedded(t *testing.T) {
 // transaction protocols, abortable errors that a retry gets past or not, and
 // a producer fenced just before it commits.
 func TestRun(t *testing.T) {
-	classic := kfake.MaxVersions(kversion.V3_6_0())
+	classic := kafkatest.ClassicTransactions()
 	produceFault := func(count int) func(*kfake.Cluster) {
 		return func(c *kfake.Cluster) {
 			c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "payments", Err: kerr.InvalidRecord, Count: count})
@@ -68,11 +65,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, "payments")}, tc.cluster...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := kafkatest.NewFake(t, 3, append([]kfake.Opt{kfake.SeedTopics(3, "payments")}, tc.cluster...)...).Kfake()
 			if tc.setup != nil {
 				tc.setup(c)
 			}
@@ -82,7 +75,7 @@ func TestRun(t *testing.T) {
 			if tc.fence {
 				o.beforeCommit = func(ctx context.Context) { startRival(ctx, t, c, o.txnID) }
 			}
-			err = run(ctx, o)
+			err := run(ctx, o)
 			if err != nil {
 				out.WriteString("error: " + err.Error() + "\n")
 			}
@@ -193,11 +186,7 @@ func TestFromRun(t *testing.T) {
 // BenchmarkTransaction measures one committed transaction of three records
 // on an embedded cluster: begin, three sends, commit.
 func BenchmarkTransaction(b *testing.B) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "bench"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkatest.NewFake(b, 3, kfake.SeedTopics(3, "bench")).Kfake()
 	ctx := context.Background()
 	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithTransactionalID("bench"))
 	if err != nil {

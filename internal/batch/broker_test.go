@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kprod/kprod/internal/batch"
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
 // TestBrokerAcceptsBatches produces our batches, one per codec, idempotently
@@ -20,11 +21,7 @@ import (
 // independent consumer.
 func TestBrokerAcceptsBatches(t *testing.T) {
 	const topic = "batches"
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := kafkatest.NewFake(t, 1, kfake.SeedTopics(1, topic)).Kfake()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cluster.ListenAddrs()...),
 		kgo.ConsumeTopics(topic),

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
 // TestBrokerProcess is the child's side: it runs only when Start re-executes
@@ -51,23 +53,14 @@ func produce(t *testing.T, addrs []string, topic string, from, to int) {
 	}
 }
 
+// consumeAll reads topic back with kafkatest.ReadRecords (franz-go's
+// consumer) until want records arrived, and a moment more, and returns
+// their values; fewer in 30 s fails the test.
 func consumeAll(t *testing.T, addrs []string, topic string, want int) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	var out []string
-	for len(out) < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records", len(out), want)
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	for _, r := range kafkatest.ReadRecords(t, addrs, topic, want, kafkatest.ReadOptions{}) {
+		out = append(out, string(r.Value))
 	}
 	return out
 }

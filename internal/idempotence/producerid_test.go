@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/internal/wire"
 )
 
@@ -29,11 +30,7 @@ func requester(t *testing.T, c *kfake.Cluster) Requester {
 }
 
 func TestInitGetsAnID(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := kafkatest.NewFake(t, 1).Kfake()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	do := requester(t, c)

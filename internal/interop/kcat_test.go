@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -185,11 +186,7 @@ func TestKcatReadsEveryCodec(t *testing.T) {
 	for _, codec := range []producer.Compression{producer.CompressionNone, producer.CompressionGzip, producer.CompressionSnappy, producer.CompressionLZ4, producer.CompressionZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			const topic = "interop"
-			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, topic))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := kafkatest.NewFake(t, 3, kfake.SeedTopics(3, topic)).Kfake()
 			p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithCompression(codec),
 				producer.WithLinger(10*time.Millisecond))
 			if err != nil {

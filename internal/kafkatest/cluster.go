@@ -90,6 +90,18 @@ func newAdmin(addrs []string) (*kgo.Client, error) {
 	return kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RetryTimeout(30*time.Second))
 }
 
+// testAdmin is newAdmin for a helper that fails the test on error, with a
+// context bounding its requests to d; done closes both.
+func testAdmin(t testing.TB, addrs []string, d time.Duration) (cl *kgo.Client, ctx context.Context, done func()) {
+	t.Helper()
+	cl, err := newAdmin(addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	return cl, ctx, func() { cancel(); cl.Close() }
+}
+
 // createTopic sends CreateTopics through any broker (kgo routes it to the
 // controller) and waits until every broker in addrs reports a leader for
 // each partition and, when it is given, a full ISR.

@@ -25,11 +25,27 @@
 // partitions kprod's partitioner must match. [Partitions] and [Leader] say
 // who leads what (to kill the leader of a partition being written), and a
 // [RequestLog] given to a client as its dialer records the request versions
-// it sends; a [LossyDialer] loses chosen answers after the broker did the
-// work, as a network fault would.
+// it sends; a [LossyDialer] loses chosen answers (every n-th, or the next
+// after [LossyDialer.Arm]) after the broker did the work, as a network
+// fault would.
 //
 // A package whose tests share real clusters takes them from a [Shared]:
 // one runs at a time, replaced only when a test asks for another shape.
+//
+// [ReadLog] reads topics to the end their logs had when it began (the
+// high watermark, or the last stable offset), for checks that must see
+// every record written, duplicates included; producertest.Cluster reads
+// with it too, and stands on [Fake].
+//
+// The rest are small helpers the test packages share: [Context] (a bounded context for a test), [NewPKI] (a throwaway
+// CA with server and client certificates), [SASLMechanisms], [TxnFlows]
+// and [ClassicTransactions] (kfake speaking transactions v2 or the classic
+// protocol), [LeakCheck], [Goroutines] and [WaitGoroutinesGone] (goroutine
+// leak checks), [DebugLogger] and [APIVersions].
+//
+// This package imports no kprod package, so the in-package tests of
+// producer, internal/wire, internal/metadata and internal/txn can use it.
+// What builds kprod's producer lives in the kprodtest subpackage.
 //
 // Every process this package starts is ended by its pid — on Close, on a
 // test's cleanup, or by the kernel if the test binary dies first (the next

@@ -277,13 +277,8 @@ func CheckSequences(bs []Batch) string {
 // request), it asks again, for up to 30 s.
 func CommittedOffsets(t testing.TB, c Cluster, group, topic string, nparts int32) []int64 {
 	t.Helper()
-	cl, err := newAdmin(liveAddrs(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	cl, ctx, done := testAdmin(t, liveAddrs(c), 30*time.Second)
+	defer done()
 	_, id, err := partitions(ctx, liveAddrs(c), topic)
 	if err != nil {
 		t.Fatal(err)
@@ -345,4 +340,30 @@ func fetchOffsets(ctx context.Context, cl *kgo.Client, group, topic string, id [
 		}
 	}
 	return out, nil
+}
+
+// APIVersions is the ApiVersions answer of a running broker of c: the
+// request versions it takes and, on a KRaft cluster, its finalized feature
+// levels.
+func APIVersions(t testing.TB, c Cluster) *kmsg.ApiVersionsResponse {
+	t.Helper()
+	cl, ctx, done := testAdmin(t, liveAddrs(c), 30*time.Second)
+	defer done()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("kafkatest: ApiVersions: %v", err)
+	}
+	return resp
+}
+
+// Finalized is c's finalized feature levels by name (transaction.version,
+// ...), as ApiVersions answers them; a feature at level 0 is left out, so
+// it reads as 0 here too.
+func Finalized(t testing.TB, c Cluster) map[string]int16 {
+	t.Helper()
+	out := map[string]int16{}
+	for _, f := range APIVersions(t, c).FinalizedFeatures {
+		out[f.Name] = f.MaxVersionLevel
+	}
+	return out
 }

@@ -150,15 +150,16 @@ func dedupSorted(vs []int16) []int16 {
 	return out
 }
 
-// TestLossyDialer: a broker that answers each request with a frame holding
-// its sequence number; the third Produce's answer must never reach the
-// client, every answer before it must, and the connection must end there.
-func TestLossyDialer(t *testing.T) {
+// numberingBroker listens for one connection and answers each request
+// frame on it with a frame holding the request's sequence number (0, 1,
+// ...), as soon as the request arrived; it returns the address.
+func numberingBroker(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -179,18 +180,26 @@ func TestLossyDialer(t *testing.T) {
 			}
 		}
 	}()
+	return ln.Addr().String()
+}
+
+// requestFrame is a request frame of key with a 2-byte body.
+func requestFrame(key int16) []byte {
+	return []byte{0, 0, 0, 6, byte(key >> 8), byte(key), 0, 9, 0xaa, 0xbb}
+}
+
+// TestLossyDialer: the third Produce's answer must never reach the client,
+// every answer before it must, and the connection must end there.
+func TestLossyDialer(t *testing.T) {
 	d := &LossyDialer{Key: 0, Every: 3}
-	c, err := d.Dial(context.Background(), "tcp", ln.Addr().String())
+	c, err := d.Dial(context.Background(), "tcp", numberingBroker(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	frame := func(key int16) []byte {
-		return []byte{0, 0, 0, 6, byte(key >> 8), byte(key), 0, 9, 0xaa, 0xbb}
-	}
 	// Produce, Metadata, Produce, Produce (lost), Produce.
 	for _, key := range []int16{0, 3, 0, 0, 0} {
-		if _, err := c.Write(frame(key)); err != nil {
+		if _, err := c.Write(requestFrame(key)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,5 +213,56 @@ func TestLossyDialer(t *testing.T) {
 	}
 	if d.Dropped() != 1 {
 		t.Fatalf("%d answers dropped, want 1", d.Dropped())
+	}
+}
+
+// TestLossyDialerArm: with Every unset, answers of Key pass until Arm; the
+// next request of Key then loses its answer. A reader waits on the
+// connection all along, as a client's does, so the broker's answer may
+// come before Write returns.
+func TestLossyDialerArm(t *testing.T) {
+	for range 50 {
+		d := &LossyDialer{Key: int16(kmsg.EndTxn)}
+		c, err := d.Dial(context.Background(), "tcp", numberingBroker(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		type answer struct {
+			b   []byte
+			err error
+		}
+		answers := make(chan answer, 4)
+		go func() {
+			for {
+				b := make([]byte, 5)
+				_, err := io.ReadFull(c, b)
+				answers <- answer{b, err}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		for i, key := range []int16{int16(kmsg.EndTxn), int16(kmsg.Metadata), int16(kmsg.EndTxn)} {
+			if i == 2 {
+				d.Arm()
+			}
+			if _, err := c.Write(requestFrame(key)); err != nil {
+				t.Fatal(err)
+			}
+			a := <-answers
+			if i < 2 {
+				if a.err != nil || a.b[4] != byte(i) {
+					t.Fatalf("request %d (key %d): answer %v, %v", i, key, a.b, a.err)
+				}
+				continue
+			}
+			if !errors.Is(a.err, net.ErrClosed) {
+				t.Fatalf("the armed EndTxn: answer %v, %v; want it lost (net.ErrClosed)", a.b, a.err)
+			}
+		}
+		if d.Dropped() != 1 {
+			t.Fatalf("%d answers dropped, want 1", d.Dropped())
+		}
+		c.Close()
 	}
 }

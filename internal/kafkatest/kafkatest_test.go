@@ -240,6 +240,60 @@ func checkReadCommitted(t *testing.T, c kafkatest.Cluster, console bool) {
 			}
 		}
 	}
+	checkReadLog(t, c, topic, cl)
+}
+
+// checkReadLog reads topic, which holds a committed and an aborted
+// transaction of two records each, with ReadLog, before and while cl (its
+// transactional producer) has a third transaction open.
+func checkReadLog(t *testing.T, c kafkatest.Cluster, topic string, cl *kgo.Client) {
+	read := func(o kafkatest.LogOptions, within time.Duration) ([]string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), within)
+		defer cancel()
+		recs, err := kafkatest.ReadLog(ctx, c.Addrs(), []string{topic}, o)
+		var vs []string
+		for _, r := range recs {
+			vs = append(vs, string(r.Value))
+		}
+		return vs, err
+	}
+	two := func(v string) []string { return []string{v, v} }
+	committed, aborted, open := two("committed=true"), two("committed=false"), []string{"open"}
+	for _, tc := range []struct {
+		name string
+		o    kafkatest.LogOptions
+		want []string
+	}{
+		{"read_uncommitted", kafkatest.LogOptions{}, slices.Concat(committed, aborted)},
+		{"read_committed", kafkatest.LogOptions{ReadCommitted: true}, committed},
+	} {
+		if got, err := read(tc.o, 30*time.Second); err != nil || !slices.Equal(got, tc.want) {
+			t.Fatalf("ReadLog %s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			t.Errorf("aborting the open transaction: %v", err)
+		}
+	}()
+	if got, err := read(kafkatest.LogOptions{}, 30*time.Second); err != nil || !slices.Equal(got, slices.Concat(committed, aborted, open)) {
+		t.Fatalf("ReadLog read_uncommitted with a transaction open: %q, %v", got, err)
+	}
+	if got, err := read(kafkatest.LogOptions{ReadCommitted: true, StopAtStable: true}, 30*time.Second); err != nil || !slices.Equal(got, committed) {
+		t.Fatalf("ReadLog read_committed to the last stable offset: %q, %v; want %q", got, err, committed)
+	}
+	got, err := read(kafkatest.LogOptions{ReadCommitted: true}, 2*time.Second)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not read to their end") || !slices.Equal(got, committed) {
+		t.Fatalf("ReadLog read_committed to the high watermark past an open transaction: %q, %v; want the committed records and a timeout", got, err)
+	}
 }
 
 func TestFake(t *testing.T) {
@@ -253,7 +307,7 @@ func TestFake(t *testing.T) {
 
 func TestKafkaSingleNode(t *testing.T) {
 	k := kafkatest.StartKafka(t, kafkatest.KafkaConfig{})
-	if v := finalized(t, k.Addrs())["transaction.version"]; v != 2 {
+	if v := kafkatest.Finalized(t, k)["transaction.version"]; v != 2 {
 		t.Errorf("transaction.version finalized at %d on a fresh 4.4 cluster, want 2", v)
 	}
 	exercise(t, k, true)
@@ -361,34 +415,12 @@ func TestStart(t *testing.T) {
 	checkSame(t, "kgo", recs, asConsole(kafkatest.ReadRecords(t, c.Addrs(), topic, len(recs), kafkatest.ReadOptions{})))
 }
 
-// finalized returns the cluster's finalized feature levels, as ApiVersions
-// answers them (a feature at level 0 is left out: it reads as 0 here).
-func finalized(t *testing.T, addrs []string) map[string]int16 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int16{}
-	for _, f := range resp.FinalizedFeatures {
-		out[f.Name] = f.MaxVersionLevel
-	}
-	return out
-}
-
 // TestKafkaFeatures: KafkaConfig.Features reach the storage tool, so a
 // cluster can run classic transactions (transaction.version=0) where 4.x
 // formats with transactions v2 (TestKafkaSingleNode checks that default).
 func TestKafkaFeatures(t *testing.T) {
 	k := kafkatest.StartKafka(t, kafkatest.KafkaConfig{Features: []string{"transaction.version=0"}})
-	if v := finalized(t, k.Addrs())["transaction.version"]; v != 0 {
+	if v := kafkatest.Finalized(t, k)["transaction.version"]; v != 0 {
 		t.Fatalf("transaction.version finalized at %d, want 0", v)
 	}
 }

@@ -151,23 +151,33 @@ func (c *loggedConn) scan(p []byte) {
 }
 
 // LossyDialer dials the broker and loses answers: of the requests of key
-// Key, every Every-th one is written and done by the broker, but its
-// response is never read — the connection is closed the moment that
-// response arrives, after every earlier response was passed on. The client
-// sees a connection that died after its request left: the request may or
-// may not have been done, as after a real network fault, except that here
-// it always was. For clients that expect a response to every request of
-// Key (not Produce with acks=0); plaintext only.
+// Key, every Every-th one, and the next one after each Arm, is written and
+// done by the broker, but its response is never read — the connection is
+// closed the moment that response arrives, after every earlier response was
+// passed on. The client sees a connection that died after its request left:
+// the request may or may not have been done, as after a real network fault,
+// except that here it always was. For clients that expect a response to
+// every request of Key (not Produce with acks=0); plaintext only.
 type LossyDialer struct {
 	Key   int16
 	Every int
 
 	mu      sync.Mutex
-	n       int // requests of Key written
+	n       int  // requests of Key written
+	armed   bool // the next request of Key loses its answer
 	dropped int
 }
 
-// Dropped is how many responses were lost so far.
+// Arm makes the next request of Key written, on any connection, lose its
+// answer, whatever Every says: a test picks the moment of the fault.
+func (d *LossyDialer) Arm() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.armed = true
+}
+
+// Dropped is how many responses were lost so far: each counts once its
+// response arrived and the connection was closed in its place.
 func (d *LossyDialer) Dropped() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -192,15 +202,22 @@ func (d *LossyDialer) Dial(ctx context.Context, network, addr string) (net.Conn,
 func (d *LossyDialer) doomed(key int16) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if key != d.Key || d.Every <= 0 {
+	if key != d.Key {
 		return false
 	}
 	d.n++
-	if d.n%d.Every != 0 {
-		return false
+	if d.armed {
+		d.armed = false
+		return true
 	}
+	return d.Every > 0 && d.n%d.Every == 0
+}
+
+// lost counts a response lost.
+func (d *LossyDialer) lost() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.dropped++
-	return true
 }
 
 // lossyConn passes requests through while noting, in order, which ones
@@ -211,6 +228,7 @@ type lossyConn struct {
 	d    *LossyDialer
 	reqs loggedConn // parses the request headers written
 
+	wmu   sync.Mutex // one Write at a time: fates in the order bytes are written
 	mu    sync.Mutex
 	fates []bool // per request written and not yet answered: lose the response?
 	seen  int    // request headers accounted for in fates
@@ -220,22 +238,26 @@ type lossyConn struct {
 	dead bool   // a response was lost: the connection is closed
 }
 
+// Write notes the fate of each request in p before the bytes leave: the
+// broker may answer before Write returns, and the reader must know by then
+// which answer to lose. wmu keeps the notes in the order the bytes go out.
 func (c *lossyConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
 	dead := c.dead
 	c.mu.Unlock()
 	if dead {
 		return 0, net.ErrClosed
 	}
-	n, err := c.Conn.Write(p)
-	c.reqs.scan(p[:n])
+	c.reqs.scan(p)
 	c.mu.Lock()
 	for c.seen < c.reqs.log.total() {
 		c.fates = append(c.fates, c.d.doomed(c.reqs.log.keyAt(c.seen)))
 		c.seen++
 	}
 	c.mu.Unlock()
-	return n, err
+	return c.Conn.Write(p)
 }
 
 func (c *lossyConn) Read(p []byte) (int, error) {
@@ -268,6 +290,7 @@ func (c *lossyConn) Read(p []byte) (int, error) {
 			if lose {
 				c.dead = true
 				c.Conn.Close()
+				c.d.lost()
 				break
 			}
 			c.out = append(c.out, c.in[:4+size]...)

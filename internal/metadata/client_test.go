@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -22,7 +23,7 @@ func TestWaitLoadsTopic(t *testing.T) {
 	if c.Topic(testTopic) != nil {
 		t.Fatal("topic cached before any refresh")
 	}
-	topic, err := c.Wait(ctxT(t, 5*time.Second), testTopic)
+	topic, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestWaitLoadsTopic(t *testing.T) {
 		t.Fatalf("OnUpdate called %d times", updates.Load())
 	}
 	// Cached: no further refresh.
-	again, err := c.Wait(ctxT(t, time.Second), testTopic)
+	again, err := c.Wait(kafkatest.Context(t, time.Second), testTopic)
 	if err != nil || again != topic || updates.Load() != 1 {
 		t.Fatalf("second Wait: %v, %v, %d updates", again, err, updates.Load())
 	}
@@ -56,7 +57,7 @@ func TestWaitLoadsTopic(t *testing.T) {
 func TestTopicDoesNotAllocate(t *testing.T) {
 	cluster := newCluster(t)
 	c, _ := newClient(t, cluster, Config{})
-	if _, err := c.Wait(ctxT(t, 5*time.Second), testTopic); err != nil {
+	if _, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic); err != nil {
 		t.Fatal(err)
 	}
 	name := string([]byte(testTopic)) // not the constant's backing array
@@ -70,7 +71,7 @@ func TestWaitUnknownTopicGivesUpWithCtx(t *testing.T) {
 	seen := watchMetadata(cluster)
 	c, _ := newClient(t, cluster, Config{MinInterval: 20 * time.Millisecond})
 	start := time.Now()
-	_, err := c.Wait(ctxT(t, 300*time.Millisecond), "missing")
+	_, err := c.Wait(kafkatest.Context(t, 300*time.Millisecond), "missing")
 	if !errors.Is(err, ErrUnknownTopic) || !errors.Is(err, kerr.UnknownTopicOrPartition) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait for a missing topic: %v", err)
 	}
@@ -94,7 +95,7 @@ func TestWaitFindsTopicCreatedMeanwhile(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		topic, err := c.Wait(ctxT(t, 5*time.Second), "late")
+		topic, err := c.Wait(kafkatest.Context(t, 5*time.Second), "late")
 		got <- result{topic, err}
 	}()
 	time.Sleep(150 * time.Millisecond)
@@ -126,7 +127,7 @@ func controllerConn(t testing.TB, ctx context.Context, pool *wire.Pool) *wire.Co
 
 func createTopic(t testing.TB, pool *wire.Pool, name string, partitions int32) {
 	t.Helper()
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	conn := controllerConn(t, ctx, pool)
 	req := kmsg.NewPtrCreateTopicsRequest()
 	rt := kmsg.NewCreateTopicsRequestTopic()
@@ -144,7 +145,7 @@ func createTopic(t testing.TB, pool *wire.Pool, name string, partitions int32) {
 func TestWaitAutoCreatesTopic(t *testing.T) {
 	cluster := newCluster(t, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(4))
 	c, _ := newClient(t, cluster, Config{AllowAutoCreate: true, MinInterval: 20 * time.Millisecond})
-	topic, err := c.Wait(ctxT(t, 5*time.Second), "auto")
+	topic, err := c.Wait(kafkatest.Context(t, 5*time.Second), "auto")
 	if err != nil || len(topic.Partitions) != 4 {
 		t.Fatalf("auto-created topic: %+v, %v", topic, err)
 	}
@@ -193,7 +194,7 @@ func TestWaitReturnsNonRetriableErrorsAtOnce(t *testing.T) {
 			})
 			c, _ := newClient(t, cluster, Config{})
 			start := time.Now()
-			_, err := c.Wait(ctxT(t, 5*time.Second), "denied")
+			_, err := c.Wait(kafkatest.Context(t, 5*time.Second), "denied")
 			if !errors.Is(err, tt.err) || errors.Is(err, ErrUnknownTopic) {
 				t.Fatalf("Wait: %v; want %v", err, tt.err)
 			}
@@ -208,10 +209,10 @@ func TestPartitionGrowthPickedUp(t *testing.T) {
 	cluster := newCluster(t)
 	updated := make(chan struct{}, 16)
 	c, pool := newClient(t, cluster, Config{MinInterval: 10 * time.Millisecond, OnUpdate: func() { updated <- struct{}{} }})
-	if _, err := c.Wait(ctxT(t, 5*time.Second), testTopic); err != nil {
+	if _, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic); err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	conn := controllerConn(t, ctx, pool)
 	req := kmsg.NewPtrCreatePartitionsRequest()
 	rt := kmsg.NewCreatePartitionsRequestTopic()
@@ -234,7 +235,7 @@ func TestPartitionGrowthPickedUp(t *testing.T) {
 func TestLeaderMovePickedUpAfterTrigger(t *testing.T) {
 	cluster := newCluster(t)
 	c, _ := newClient(t, cluster, Config{MinInterval: 10 * time.Millisecond})
-	before, err := c.Wait(ctxT(t, 5*time.Second), testTopic)
+	before, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestMaxAgeRefreshes(t *testing.T) {
 	cluster := newCluster(t)
 	seen := watchMetadata(cluster)
 	c, _ := newClient(t, cluster, Config{MaxAge: 100 * time.Millisecond, MinInterval: 10 * time.Millisecond})
-	before, err := c.Wait(ctxT(t, 5*time.Second), testTopic)
+	before, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestTriggersCoalesce(t *testing.T) {
 	cluster := newCluster(t)
 	seen := watchMetadata(cluster)
 	c, _ := newClient(t, cluster, Config{MinInterval: 200 * time.Millisecond})
-	if _, err := c.Wait(ctxT(t, 5*time.Second), testTopic); err != nil {
+	if _, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic); err != nil {
 		t.Fatal(err)
 	}
 	n := seen.count()
@@ -316,7 +317,7 @@ func TestRetriableErrorKeepsPartitions(t *testing.T) {
 		return topicResponse(testTopic, kerr.LeaderNotAvailable.Code)
 	})
 	c, _ := newClient(t, cluster, Config{MinInterval: 10 * time.Millisecond})
-	before, err := c.Wait(ctxT(t, 5*time.Second), testTopic)
+	before, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +329,7 @@ func TestRetriableErrorKeepsPartitions(t *testing.T) {
 		t.Fatalf("after a retriable error: %+v; before %+v", after, before)
 	}
 	// Wait still answers from the kept partitions.
-	if got, err := c.Wait(ctxT(t, time.Second), testTopic); err != nil || got != after {
+	if got, err := c.Wait(kafkatest.Context(t, time.Second), testTopic); err != nil || got != after {
 		t.Fatalf("Wait: %v, %v", got, err)
 	}
 }
@@ -338,7 +339,7 @@ func TestStaleLeaderEpochIgnored(t *testing.T) {
 	var answer atomic.Pointer[kmsg.MetadataResponse]
 	answerMetadata(cluster, func(*kmsg.MetadataRequest) *kmsg.MetadataResponse { return answer.Load() })
 	c, _ := newClient(t, cluster, Config{MinInterval: 10 * time.Millisecond})
-	loaded, err := c.Wait(ctxT(t, 5*time.Second), testTopic)
+	loaded, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +377,7 @@ func TestForget(t *testing.T) {
 	cluster := newCluster(t)
 	seen := watchMetadata(cluster)
 	c, _ := newClient(t, cluster, Config{MinInterval: 10 * time.Millisecond})
-	if _, err := c.Wait(ctxT(t, 5*time.Second), testTopic); err != nil {
+	if _, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic); err != nil {
 		t.Fatal(err)
 	}
 	c.Forget(testTopic)
@@ -402,7 +403,7 @@ func TestWaitUnreachableIsNotUnknownTopic(t *testing.T) {
 	defer pool.Close()
 	c := New(pool, Config{RequestTimeout: 50 * time.Millisecond, MinInterval: 10 * time.Millisecond})
 	defer c.Close()
-	_, err = c.Wait(ctxT(t, 300*time.Millisecond), testTopic)
+	_, err = c.Wait(kafkatest.Context(t, 300*time.Millisecond), testTopic)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnknownTopic) || errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("Wait with no reachable broker: %v", err)
 	}
@@ -416,12 +417,12 @@ func TestCloseStopsRefreshes(t *testing.T) {
 	pool := newPool(t, cluster)
 	c := New(pool, Config{MaxAge: 10 * time.Millisecond, MinInterval: time.Millisecond})
 	eventually(t, time.Second, "the refresh goroutine", func() bool { return refreshGoroutines(c) == 1 })
-	if _, err := c.Wait(ctxT(t, 5*time.Second), testTopic); err != nil {
+	if _, err := c.Wait(kafkatest.Context(t, 5*time.Second), testTopic); err != nil {
 		t.Fatal(err)
 	}
 	blocked := make(chan error, 1)
 	go func() {
-		_, err := c.Wait(ctxT(t, 5*time.Second), "missing")
+		_, err := c.Wait(kafkatest.Context(t, 5*time.Second), "missing")
 		blocked <- err
 	}()
 	time.Sleep(30 * time.Millisecond)
@@ -430,7 +431,7 @@ func TestCloseStopsRefreshes(t *testing.T) {
 	if err := <-blocked; !errors.Is(err, ErrClosed) {
 		t.Fatalf("Wait across Close: %v", err)
 	}
-	if _, err := c.Wait(ctxT(t, time.Second), "other"); !errors.Is(err, ErrClosed) {
+	if _, err := c.Wait(kafkatest.Context(t, time.Second), "other"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Wait after Close: %v", err)
 	}
 	eventually(t, time.Second, "the refresh goroutine to exit", func() bool { return refreshGoroutines(c) == 0 })

@@ -1,14 +1,13 @@
 package metadata
 
 import (
-	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,15 +15,11 @@ import (
 
 const testTopic = "t"
 
+// newCluster starts an in-process 3-broker cluster (kafkatest's kfake
+// engine) with testTopic (3 partitions), closed at test end.
 func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	opts = append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, testTopic)}, opts...)
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkatest.NewFake(t, 3, append([]kfake.Opt{kfake.SeedTopics(3, testTopic)}, opts...)...).Kfake()
 }
 
 func newPool(t testing.TB, cluster *kfake.Cluster) *wire.Pool {
@@ -44,12 +39,6 @@ func newClient(t testing.TB, cluster *kfake.Cluster, cfg Config) (*Client, *wire
 	c := New(p, cfg)
 	t.Cleanup(c.Close)
 	return c, p
-}
-
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // metadataRequests counts the Metadata requests the cluster receives and
@@ -103,11 +92,9 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// refreshGoroutines counts live refresh goroutines.
+// refreshGoroutines counts live refresh goroutines of c.
 func refreshGoroutines(c *Client) int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
 	// The receiver is the frame's first argument: other tests' clients,
 	// possibly still unwinding, are not counted.
-	return strings.Count(string(buf), fmt.Sprintf("internal/metadata.(*Client).run(%p", c))
+	return strings.Count(string(kafkatest.Stacks()), fmt.Sprintf("internal/metadata.(*Client).run(%p", c))
 }

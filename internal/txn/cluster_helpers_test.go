@@ -2,27 +2,23 @@ package txn_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"net"
 	"slices"
 	"strconv"
-
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kprod/kprod/internal/idempotence"
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // flow is one protocol generation the tests run against.
@@ -36,18 +32,15 @@ type flow struct {
 // (EndTxn v3, Produce v9) it speaks the classic flow.
 var flows = []flow{
 	{name: "v2", v2: true},
-	{name: "classic", opts: []kfake.Opt{kfake.MaxVersions(kversion.V3_6_0())}},
+	{name: "classic", opts: []kfake.Opt{kafkatest.ClassicTransactions()}},
 }
 
+// newCluster starts an in-process 3-broker cluster (kafkatest's kfake
+// engine) speaking flow f, with topics a and b (3 partitions each), closed
+// at test end.
 func newCluster(t testing.TB, f flow) *kfake.Cluster {
 	t.Helper()
-	opts := append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, "a", "b")}, f.opts...)
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkatest.NewFake(t, 3, append([]kfake.Opt{kfake.SeedTopics(3, "a", "b")}, f.opts...)...).Kfake()
 }
 
 // newPool returns a pool that knows only the seeds, as the producer's
@@ -87,11 +80,8 @@ func initClient(t testing.TB, ctx context.Context, pool *wire.Pool, txnID string
 	return c, id
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx bounds a test's calls to 20 s (kafkatest.Context).
+func testCtx(t *testing.T) context.Context { return kafkatest.Context(t, 20*time.Second) }
 
 // tp is a topic partition.
 type tp struct {
@@ -224,35 +214,29 @@ func refreshBrokers(t testing.TB, ctx context.Context, pool *wire.Pool) {
 	pool.SetBrokers(brokers)
 }
 
-// readCommitted consumes topics from the start with a read_committed
-// consumer until it has seen want records (or 10s passed) and returns the
-// values seen, sorted. Tests arrange for the last committed records of
-// every partition to come after any aborted ones, so once all wanted
-// values arrived, any aborted value would have been returned before them.
+// readCommitted reads topics from the start as a read_committed consumer
+// (kafkatest.ReadRecords) until it has seen want records, and a moment
+// more, and returns the values seen, sorted; fewer than want in 10 s, or a
+// fetch error, fails the test. Tests arrange for the last committed
+// records of every partition to come after any aborted ones, so once all
+// wanted values arrived, any aborted value would have been returned before
+// them.
 func readCommitted(t *testing.T, c *kfake.Cluster, want int, topics ...string) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(c.ListenAddrs()...),
-		kgo.ConsumeTopics(topics...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var got []string
-	for len(got) < want && ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		fs.EachError(func(topic string, p int32, err error) {
+	recs := kafkatest.ReadRecords(t, c.ListenAddrs(), topics[0], want, kafkatest.ReadOptions{
+		ReadCommitted: true,
+		AlsoTopics:    topics[1:],
+		Timeout:       10 * time.Second,
+		ClientOpts:    []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond)},
+		OnFetchError: func(topic string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("fetch %s[%d]: %v", topic, p, err)
 			}
-		})
-		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+		},
+	})
+	got := make([]string, len(recs))
+	for i, r := range recs {
+		got[i] = string(r.Value)
 	}
 	slices.Sort(got)
 	return got
@@ -321,47 +305,4 @@ func offsetFetch(t *testing.T, ctx context.Context, pool *wire.Pool, group, topi
 		}
 	}
 	return out, nil
-}
-
-// lossyDialer wraps connections so that a test can drop the response to
-// the next EndTxn: the broker receives and processes the request, then
-// the connection breaks before the client reads the answer.
-type lossyDialer struct {
-	armed   atomic.Bool
-	dropped atomic.Int32
-}
-
-func (d *lossyDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	var nd net.Dialer
-	nc, err := nd.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &lossyConn{Conn: nc, d: d}, nil
-}
-
-type lossyConn struct {
-	net.Conn
-	d    *lossyDialer
-	drop atomic.Bool // an EndTxn went out while armed: its response is lost
-}
-
-// Write sees whole request frames: size, then api key.
-func (c *lossyConn) Write(b []byte) (int, error) {
-	if len(b) >= 6 && int16(binary.BigEndian.Uint16(b[4:6])) == kmsg.EndTxn.Int16() && c.d.armed.CompareAndSwap(true, false) {
-		c.drop.Store(true)
-	}
-	return c.Conn.Write(b)
-}
-
-func (c *lossyConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 && c.drop.Load() {
-		// The broker answered, so it acted on the request; the answer
-		// never arrives.
-		c.d.dropped.Add(1)
-		_ = c.Conn.Close()
-		return 0, io.ErrUnexpectedEOF
-	}
-	return n, err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/internal/idempotence"
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/internal/txn"
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -310,8 +311,10 @@ func TestLostEndTxnResponse(t *testing.T) {
 		for _, commit := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/commit=%v", f.name, commit), func(t *testing.T) {
 				cl := newCluster(t, f)
-				d := new(lossyDialer)
-				pool := newPool(t, cl, &wire.Config{Dial: d.dial})
+				// The EndTxn after Arm loses its answer: the broker acts on
+				// it, then the connection breaks before the client reads.
+				d := &kafkatest.LossyDialer{Key: kmsg.EndTxn.Int16()}
+				pool := newPool(t, cl, &wire.Config{Dial: d.Dial})
 				ctx := testCtx(t)
 				const txnID = "lossy"
 				c, id := initClient(t, ctx, pool, txnID)
@@ -319,10 +322,10 @@ func TestLostEndTxnResponse(t *testing.T) {
 				p := newProducer(t, cl, pool, txnID, id)
 				begin(t, ctx, c, p)
 				first := writeAll(ctx, p, "once", 2)
-				d.armed.Store(true)
+				d.Arm()
 				end(t, ctx, c, p, commit) // checks the epoch moved by exactly one in v2
-				if d.dropped.Load() != 1 {
-					t.Fatalf("%d responses dropped, want 1", d.dropped.Load())
+				if d.Dropped() != 1 {
+					t.Fatalf("%d responses dropped, want 1", d.Dropped())
 				}
 				if n := ends.Hits(); n != 2 {
 					t.Fatalf("%d EndTxn requests, want 2 (the lost one and its retry)", n)

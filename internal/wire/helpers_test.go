@@ -2,38 +2,26 @@ package wire
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"hash/crc32"
-	"math/big"
 	"net"
-	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
 const testTopic = "t"
 
-// newCluster starts an in-process cluster closed at test end.
+// newCluster starts an in-process 3-broker cluster (kafkatest's kfake
+// engine) with testTopic (3 partitions), closed at test end.
 func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
-	opts = append([]kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, testTopic)}, opts...)
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkatest.NewFake(t, 3, append([]kfake.Opt{kfake.SeedTopics(3, testTopic)}, opts...)...).Kfake()
 }
 
 // dialT dials addr with a short timeout and closes the conn at test end.
@@ -145,79 +133,9 @@ func baseOffset(t testing.TB, resp kmsg.Response) (int64, int16) {
 	return p.BaseOffset, p.ErrorCode
 }
 
-// ourGoroutines returns the stacks of live goroutines running code of
-// this package, other than test functions.
-func ourGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "internal/wire.(*") && !strings.Contains(g, "testing.tRunner") {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// requireNoGoroutines fails when goroutines of this package outlive a
-// short grace period.
+// requireNoGoroutines fails when goroutines running this package's code
+// (other than test functions) outlive a short grace period.
 func requireNoGoroutines(t testing.TB) {
 	t.Helper()
-	var left []string
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if left = ourGoroutines(); len(left) == 0 {
-			return
-		}
-	}
-	t.Fatalf("%d goroutines left:\n%s", len(left), strings.Join(left, "\n\n"))
-}
-
-// testCA returns a server TLS config signed by a fresh CA and a client
-// config trusting that CA.
-func testCA(t testing.TB) (server, client *tls.Config) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "kprod test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	client = &tls.Config{RootCAs: pool}
-	return server, client
+	kafkatest.WaitGoroutinesGone(t, "internal/wire.(*", 2*time.Second)
 }

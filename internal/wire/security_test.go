@@ -14,21 +14,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
 func TestSASL(t *testing.T) {
-	mechs := []struct {
-		method string
-		mech   func(user, pass string) sasl.Mechanism
-	}{
-		{"PLAIN", func(u, p string) sasl.Mechanism { return plain.Auth{User: u, Pass: p}.AsMechanism() }},
-		{"SCRAM-SHA-256", func(u, p string) sasl.Mechanism { return scram.Auth{User: u, Pass: p}.AsSha256Mechanism() }},
-		{"SCRAM-SHA-512", func(u, p string) sasl.Mechanism { return scram.Auth{User: u, Pass: p}.AsSha512Mechanism() }},
-	}
-	for _, m := range mechs {
-		t.Run(m.method, func(t *testing.T) {
-			cluster := newCluster(t, kfake.EnableSASL(), kfake.Superuser(m.method, "user", "secret"))
+	for _, m := range kafkatest.SASLMechanisms {
+		t.Run(m.Name, func(t *testing.T) {
+			cluster := newCluster(t, kfake.EnableSASL(), kfake.Superuser(m.Name, "user", "secret"))
 			addr := cluster.ListenAddrs()[0]
 			for _, tt := range []struct {
 				name, pass string
@@ -40,7 +33,7 @@ func TestSASL(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 					defer cancel()
-					c, err := Dial(ctx, addr, &Config{SASL: m.mech("user", tt.pass)})
+					c, err := Dial(ctx, addr, &Config{SASL: m.Auth("user", tt.pass)})
 					if !tt.ok {
 						if !errors.Is(err, ErrSASL) {
 							t.Fatalf("dial with a wrong password: %v; want ErrSASL", err)
@@ -99,10 +92,11 @@ func TestSASLSessionLifetime(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	serverCfg, clientCfg := testCA(t)
+	pki := kafkatest.NewPKI(t)
+	serverCfg, clientCfg := pki.ServerTLS(false), pki.ClientTLS(false)
 	tlsCluster := newCluster(t, kfake.TLS(serverCfg))
 	plainCluster := newCluster(t)
-	_, strangerCfg := testCA(t) // trusts a different CA
+	strangerCfg := kafkatest.NewPKI(t).ClientTLS(false) // trusts a different CA
 
 	tests := []struct {
 		name    string

@@ -12,9 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -28,13 +28,15 @@ import (
 // the requests a producer sends as Kafka does, which is what a service's
 // tests need; the producer's own tests also run against real Kafka.
 type Cluster struct {
+	// f is the kfake engine of kprod's own tests (internal/kafkatest): it
+	// starts kfake, keeps each broker's address across a stop, and reads
+	// logs back; Cluster adds the connection tracking and the faults.
+	f  *kafkatest.Fake
 	kf *kfake.Cluster
 
-	mu      sync.Mutex
-	conns   map[string]map[*trackedConn]struct{} // open client connections per listener address; guarded by mu
-	addrs   map[int32]string                     // listener address of each broker, stopped ones included; guarded by mu
-	stopped map[int32]bool                       // brokers StopBroker stopped; guarded by mu
-	closed  bool                                 // guarded by mu
+	mu     sync.Mutex
+	conns  map[string]map[*trackedConn]struct{} // open client connections per listener address; guarded by mu
+	closed bool                                 // guarded by mu
 }
 
 // clusterConfig holds a Cluster's options.
@@ -93,12 +95,8 @@ func StartCluster(opts ...ClusterOpt) (*Cluster, error) {
 			o(&cfg)
 		}
 	}
-	c := &Cluster{
-		conns:   map[string]map[*trackedConn]struct{}{},
-		addrs:   map[int32]string{},
-		stopped: map[int32]bool{},
-	}
-	kopts := []kfake.Opt{kfake.NumBrokers(cfg.brokers), kfake.ListenFn(c.listen)}
+	c := &Cluster{conns: map[string]map[*trackedConn]struct{}{}}
+	kopts := []kfake.Opt{kfake.ListenFn(c.listen)}
 	byCount := map[int][]string{}
 	for topic, n := range cfg.topics {
 		byCount[n] = append(byCount[n], topic)
@@ -109,17 +107,11 @@ func StartCluster(opts ...ClusterOpt) (*Cluster, error) {
 	if cfg.autoCreate > 0 {
 		kopts = append(kopts, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(cfg.autoCreate))
 	}
-	kf, err := kfake.NewCluster(append(kopts, cfg.kfake...)...)
+	f, err := kafkatest.LaunchFake(cfg.brokers, append(kopts, cfg.kfake...)...)
 	if err != nil {
 		return nil, err
 	}
-	c.kf = kf
-	// Brokers are created in node id order and listed in that order.
-	c.mu.Lock()
-	for i, addr := range kf.ListenAddrs() {
-		c.addrs[int32(i)] = addr
-	}
-	c.mu.Unlock()
+	c.f, c.kf = f, f.Kfake()
 	return c, nil
 }
 
@@ -141,7 +133,7 @@ func (c *Cluster) Close() {
 	}
 	c.closed = true
 	c.mu.Unlock()
-	c.kf.Close()
+	c.f.Close()
 	c.dropWhere(func(string) bool { return true })
 }
 
@@ -283,22 +275,10 @@ func (c *Cluster) LeaderOf(topic string, partition int32) int32 {
 // broker cannot be stopped. A producer finds the new leaders as soon as
 // the stopped broker's address refuses its connections.
 func (c *Cluster) StopBroker(id int32) error {
-	c.mu.Lock()
-	addr, ok := c.addrs[id]
-	stopped := c.stopped[id]
-	c.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("producertest: no broker %d", id)
+	addr := c.f.Addr(id)
+	if err := c.f.Stop(id); err != nil {
+		return fmt.Errorf("producertest: %w", err)
 	}
-	if stopped {
-		return fmt.Errorf("producertest: broker %d is stopped already", id)
-	}
-	if err := c.kf.RemoveNode(id); err != nil {
-		return fmt.Errorf("producertest: stopping broker %d: %w", id, err)
-	}
-	c.mu.Lock()
-	c.stopped[id] = true
-	c.mu.Unlock()
 	c.dropWhere(func(a string) bool { return a == addr })
 	return nil
 }
@@ -306,26 +286,9 @@ func (c *Cluster) StopBroker(id int32) error {
 // StartBroker starts a broker StopBroker stopped, on its old address, and
 // spreads partition leadership over the running brokers again.
 func (c *Cluster) StartBroker(id int32) error {
-	c.mu.Lock()
-	addr, stopped := c.addrs[id], c.stopped[id]
-	c.mu.Unlock()
-	if !stopped {
-		return fmt.Errorf("producertest: broker %d is not stopped", id)
+	if err := c.f.Start(id); err != nil {
+		return fmt.Errorf("producertest: %w", err)
 	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	var p int
-	if _, err := fmt.Sscan(port, &p); err != nil {
-		return err
-	}
-	if _, _, err := c.kf.AddNode(id, p); err != nil {
-		return fmt.Errorf("producertest: starting broker %d: %w", id, err)
-	}
-	c.mu.Lock()
-	delete(c.stopped, id)
-	c.mu.Unlock()
 	return nil
 }
 
@@ -359,58 +322,27 @@ func (c *Cluster) CommittedRecords(ctx context.Context, topic string) ([]StoredR
 }
 
 func (c *Cluster) read(ctx context.Context, topic string, committed bool) ([]StoredRecord, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(c.Addrs()...), kgo.KeepControlRecords()}
-	if committed {
-		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	ends, err := endOffsets(ctx, cl, topic, committed)
-	if err != nil {
-		return nil, err
-	}
-	from := map[int32]kgo.Offset{}
-	for p, end := range ends {
-		if end > 0 {
-			from[p] = kgo.NewOffset().AtStart()
-		}
-	}
-	if len(from) == 0 {
-		return nil, nil
-	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
-	var out []StoredRecord
-	reached := map[int32]bool{}
-	for len(reached) < len(from) {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("producertest: reading %s: %d of %d partitions read to their end: %w", topic, len(reached), len(from), err)
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) {
+	recs, err := kafkatest.ReadLog(ctx, c.Addrs(), []string{topic}, kafkatest.LogOptions{
+		ReadCommitted: committed,
+		StopAtStable:  true, // a transaction still open is not waited for
+		OnlyBeforeEnd: true,
+		OnFetchError: func(_ string, _ int32, err error) error {
 			if !errors.Is(err, context.Canceled) && !kerr.IsRetriable(err) {
-				ferr = err
+				return err
 			}
-		})
-		if ferr != nil {
-			return nil, fmt.Errorf("producertest: reading %s: %w", topic, ferr)
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("producertest: reading %s: %w", topic, err)
+	}
+	var out []StoredRecord
+	for _, r := range recs {
+		sr := StoredRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+		for _, h := range r.Headers {
+			sr.Headers = append(sr.Headers, producer.Header{Key: h.Key, Value: h.Value})
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= ends[r.Partition]-1 {
-				reached[r.Partition] = true
-			}
-			if r.Attrs.IsControl() || r.Offset >= ends[r.Partition] {
-				return
-			}
-			sr := StoredRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-			for _, h := range r.Headers {
-				sr.Headers = append(sr.Headers, producer.Header{Key: h.Key, Value: h.Value})
-			}
-			out = append(out, sr)
-		})
+		out = append(out, sr)
 	}
 	slices.SortFunc(out, func(a, b StoredRecord) int {
 		if a.Partition != b.Partition {
@@ -419,54 +351,6 @@ func (c *Cluster) read(ctx context.Context, topic string, committed bool) ([]Sto
 		return int(a.Offset - b.Offset)
 	})
 	return out, nil
-}
-
-// endOffsets returns, for each partition of topic, the offset a reader
-// stops at: the high watermark, or for a read_committed reader the last
-// stable offset.
-func endOffsets(ctx context.Context, cl *kgo.Client, topic string, committed bool) (map[int32]int64, error) {
-	mreq := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(topic)
-	mreq.Topics = append(mreq.Topics, mt)
-	mresp, err := mreq.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, fmt.Errorf("producertest: metadata of %s: %w", topic, err)
-	}
-	if len(mresp.Topics) != 1 {
-		return nil, fmt.Errorf("producertest: metadata of %s: %d topics in the answer", topic, len(mresp.Topics))
-	}
-	if err := kerr.ErrorForCode(mresp.Topics[0].ErrorCode); err != nil {
-		return nil, fmt.Errorf("producertest: metadata of %s: %w", topic, err)
-	}
-	lreq := kmsg.NewPtrListOffsetsRequest()
-	if committed {
-		lreq.IsolationLevel = 1
-	}
-	lt := kmsg.NewListOffsetsRequestTopic()
-	lt.Topic = topic
-	for _, p := range mresp.Topics[0].Partitions {
-		lp := kmsg.NewListOffsetsRequestTopicPartition()
-		lp.Partition = p.Partition
-		lp.Timestamp = -1 // the end
-		lt.Partitions = append(lt.Partitions, lp)
-	}
-	lreq.Topics = append(lreq.Topics, lt)
-	ends := map[int32]int64{}
-	for _, shard := range cl.RequestSharded(ctx, lreq) {
-		if shard.Err != nil {
-			return nil, fmt.Errorf("producertest: end offsets of %s: %w", topic, shard.Err)
-		}
-		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return nil, fmt.Errorf("producertest: end offset of %s/%d: %w", topic, p.Partition, err)
-				}
-				ends[p.Partition] = p.Offset
-			}
-		}
-	}
-	return ends, nil
 }
 
 // ---- connection tracking ----

@@ -10,23 +10,17 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/kprod/kprod/internal/kafkatest"
+	"github.com/kprod/kprod/internal/kafkatest/kprodtest"
 	"github.com/kprod/kprod/producer"
 	"github.com/kprod/kprod/producer/producertest"
 )
 
-// newProducer connects a producer to c and closes it with the test.
+// newProducer connects a producer to c, retrying fast, and closes it with
+// the test (kprodtest.NewProducer).
 func newProducer(t *testing.T, c *producertest.Cluster, opts ...producer.Opt) *producer.Producer {
 	t.Helper()
-	p, err := producer.New(append([]producer.Opt{producer.WithBrokers(c.Addrs()...), producer.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = p.Close(ctx)
-	})
-	return p
+	return kprodtest.NewProducer(t, c.Addrs(), append([]producer.Opt{producer.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)...)
 }
 
 // sendAll sends n records to topic, pinned round robin over partitions,
@@ -74,7 +68,7 @@ func checkLanded(t *testing.T, ctx context.Context, c *producertest.Cluster, top
 func TestClusterRecordsReadBack(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("orders", 3))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	if recs, err := c.Records(ctx, "orders"); err != nil || len(recs) != 0 {
 		t.Fatalf("empty topic: %v, %v", recs, err)
 	}
@@ -125,7 +119,7 @@ func TestClusterRecordsReadBack(t *testing.T) {
 func TestClusterFailNextProduceRetriable(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 2))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	f := c.FailNextProduce("t", 3, kerr.NotLeaderForPartition)
 	acked := sendAll(t, ctx, p, "t", 20, 2)
 	if err := f.Wait(ctx, 3); err != nil {
@@ -143,7 +137,7 @@ func TestClusterFailNextProduceRetriable(t *testing.T) {
 func TestClusterFailNextProduceNonRetriable(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 1), producertest.WithTopic("other", 1))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	f := c.FailNextProduce("t", 1, kerr.PolicyViolation)
 	if _, err := p.SendSync(ctx, &producer.Record{Topic: "other", Value: []byte("x")}); err != nil {
 		t.Fatalf("a record to another topic: %v", err)
@@ -177,7 +171,7 @@ func TestClusterFailNextProduceNonRetriable(t *testing.T) {
 func TestClusterDropNextProduce(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 3))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	f := c.DropNextProduce(2)
 	acked := sendAll(t, ctx, p, "t", 30, 3)
 	if err := f.Wait(ctx, 2); err != nil {
@@ -202,7 +196,7 @@ func TestClusterDropNextProduce(t *testing.T) {
 func TestClusterDropConnections(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 3))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	acked := sendAll(t, ctx, p, "t", 30, 3)
 	stop := make(chan struct{})
 	dropped := make(chan int)
@@ -243,7 +237,7 @@ func TestClusterDropConnections(t *testing.T) {
 func TestClusterMoveLeaders(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 3))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	sendAll(t, ctx, p, "t", 9, 3)
 	to := (c.LeaderOf("t", 0) + 1) % 3
 	if err := c.MoveLeader("t", 0, to); err != nil {
@@ -277,7 +271,7 @@ func TestClusterStoppedLeaderProducerFindsNewLeader(t *testing.T) {
 	for victim := range int32(3) {
 		c := producertest.NewCluster(t, producertest.WithTopic("t", 3))
 		p := newProducer(t, c)
-		ctx := ctxT(t, 30*time.Second)
+		ctx := kafkatest.Context(t, 30*time.Second)
 		sendAll(t, ctx, p, "t", 9, 3)
 		if err := c.StopBroker(victim); err != nil {
 			t.Fatal(err)
@@ -295,7 +289,7 @@ func TestClusterStoppedLeaderProducerFindsNewLeader(t *testing.T) {
 func TestClusterStopAndStartBroker(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 3))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	sendAll(t, ctx, p, "t", 9, 3)
 	victim := c.LeaderOf("t", 0)
 	if err := c.StopBroker(victim); err != nil {
@@ -336,7 +330,7 @@ func TestClusterStopAndStartBroker(t *testing.T) {
 func TestClusterCommittedRecords(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("t", 2))
 	p := newProducer(t, c, producer.WithTransactionalID("tx-1"))
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	if err := p.InitTransactions(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +384,7 @@ func TestClusterCommittedRecords(t *testing.T) {
 func TestClusterAutoCreateAndClose(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.NumBrokers(1), producertest.AutoCreateTopics(2))
 	p := newProducer(t, c)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	md, err := p.SendSync(ctx, &producer.Record{Topic: "fresh", Value: []byte("v"), Partition: 1, PinPartition: true})
 	if err != nil || md.Partition != 1 {
 		t.Fatalf("send to an auto-created topic: %+v, %v", md, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/partitioner"
 	"github.com/kprod/kprod/producer"
 	"github.com/kprod/kprod/producer/producertest"
@@ -57,15 +58,9 @@ func (a *answers) once(n int) []error {
 	return errs
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestMockAutoCompletePartitionsAndOffsets(t *testing.T) {
 	m := producertest.NewMockProducer(producertest.WithPartitions("orders", 3))
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	a := newAnswers(t)
 
 	// Unkeyed records go round robin from partition 0.
@@ -162,7 +157,7 @@ func TestMockCopiesRecords(t *testing.T) {
 
 func TestMockManualCompletion(t *testing.T) {
 	m := producertest.NewMockProducer(producertest.ManualCompletion(), producertest.WithPartitions("t", 2))
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	a := newAnswers(t)
 	futs := make([]producer.Future, 4)
 	for i := range futs {
@@ -216,14 +211,14 @@ func TestMockWaitPending(t *testing.T) {
 		_, err := m.SendSync(context.Background(), &producer.Record{Topic: "t", Value: []byte("v")})
 		got <- err
 	}()
-	if err := m.WaitPending(ctxT(t, 5*time.Second), 1); err != nil {
+	if err := m.WaitPending(kafkatest.Context(t, 5*time.Second), 1); err != nil {
 		t.Fatal(err)
 	}
 	m.ErrorNext(kerr.NotEnoughReplicas)
 	if err := <-got; !errors.Is(err, kerr.NotEnoughReplicas) {
 		t.Fatalf("SendSync: %v", err)
 	}
-	if err := m.WaitPending(ctxT(t, 20*time.Millisecond), 1); !errors.Is(err, context.DeadlineExceeded) {
+	if err := m.WaitPending(kafkatest.Context(t, 20*time.Millisecond), 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitPending with nothing coming: %v", err)
 	}
 }
@@ -291,7 +286,7 @@ func TestMockFailNext(t *testing.T) {
 			}
 			m := producertest.NewMockProducer(opts...)
 			m.FailNext(2, producer.ErrDeliveryTimeout)
-			ctx := ctxT(t, 5*time.Second)
+			ctx := kafkatest.Context(t, 5*time.Second)
 			for i := range 2 {
 				if _, err := m.SendSync(ctx, &producer.Record{Topic: "t"}); !errors.Is(err, producer.ErrDeliveryTimeout) {
 					t.Fatalf("send %d: %v", i, err)
@@ -312,14 +307,14 @@ func TestMockFlushWaitsForAnswers(t *testing.T) {
 	for i := range 3 {
 		m.Send(context.Background(), &producer.Record{Topic: "t"}, a.cb(i))
 	}
-	if err := m.Flush(ctxT(t, 20*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+	if err := m.Flush(kafkatest.Context(t, 20*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Flush with records pending: %v, want the context's error", err)
 	}
 	go func() {
 		for m.CompleteNext() || m.Pending() > 0 {
 		}
 	}()
-	if err := m.Flush(ctxT(t, 5*time.Second)); err != nil {
+	if err := m.Flush(kafkatest.Context(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	a.once(3) // Flush returned after every callback
@@ -338,7 +333,7 @@ func TestMockCloseFailsPendingAndLaterSends(t *testing.T) {
 		m.Send(context.Background(), &producer.Record{Topic: "t"}, a.cb(i))
 	}
 	m.CompleteNext()
-	if err := m.Close(ctxT(t, 5*time.Second)); err != nil {
+	if err := m.Close(kafkatest.Context(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	errs := a.once(3)
@@ -377,7 +372,7 @@ func TestMockNotTransactional(t *testing.T) {
 
 func TestMockTransactions(t *testing.T) {
 	m := producertest.NewMockProducer(producertest.WithTransactionalID("tx"))
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	send := func(v string) error {
 		_, err := m.SendSync(ctx, &producer.Record{Topic: "t", Value: []byte(v)})
 		return err
@@ -438,7 +433,7 @@ func TestMockTransactions(t *testing.T) {
 // refuse, abort clears it and the next transaction commits.
 func TestMockFailedRecordMakesTransactionAbortable(t *testing.T) {
 	m := producertest.NewMockProducer(producertest.WithTransactionalID("tx"), producertest.ManualCompletion())
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	if err := errors.Join(m.InitTransactions(ctx), m.BeginTransaction()); err != nil {
 		t.Fatal(err)
 	}
@@ -478,12 +473,12 @@ func TestMockFailedRecordMakesTransactionAbortable(t *testing.T) {
 // the commit to be called again.
 func TestMockCommitWaitsForRecords(t *testing.T) {
 	m := producertest.NewMockProducer(producertest.WithTransactionalID("tx"), producertest.ManualCompletion())
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	if err := errors.Join(m.InitTransactions(ctx), m.BeginTransaction()); err != nil {
 		t.Fatal(err)
 	}
 	m.Send(ctx, &producer.Record{Topic: "t"}, nil)
-	if err := m.CommitTransaction(ctxT(t, 20*time.Millisecond)); !errors.Is(err, producer.ErrTxnTimeout) {
+	if err := m.CommitTransaction(kafkatest.Context(t, 20*time.Millisecond)); !errors.Is(err, producer.ErrTxnTimeout) {
 		t.Fatalf("CommitTransaction with a record pending: %v, want ErrTxnTimeout", err)
 	}
 	done := make(chan error, 1)
@@ -502,7 +497,7 @@ func TestMockCommitWaitsForRecords(t *testing.T) {
 
 func TestMockAbortAndCloseFailPendingTransactionRecords(t *testing.T) {
 	m := producertest.NewMockProducer(producertest.WithTransactionalID("tx"), producertest.ManualCompletion())
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	a := newAnswers(t)
 	if err := errors.Join(m.InitTransactions(ctx), m.BeginTransaction()); err != nil {
 		t.Fatal(err)
@@ -540,7 +535,7 @@ func TestMockAbortAndCloseFailPendingTransactionRecords(t *testing.T) {
 
 func TestMockFence(t *testing.T) {
 	m := producertest.NewMockProducer(producertest.WithTransactionalID("tx"), producertest.ManualCompletion())
-	ctx := ctxT(t, 5*time.Second)
+	ctx := kafkatest.Context(t, 5*time.Second)
 	if err := errors.Join(m.InitTransactions(ctx), m.BeginTransaction()); err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +568,7 @@ func TestMockConcurrentUse(t *testing.T) {
 				opts = append(opts, producertest.ManualCompletion())
 			}
 			m := producertest.NewMockProducer(opts...)
-			ctx := ctxT(t, 10*time.Second)
+			ctx := kafkatest.Context(t, 10*time.Second)
 			const senders, each = 8, 200
 			var answered atomic.Int64
 			var mu sync.Mutex

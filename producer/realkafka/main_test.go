@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kprod/kprod/internal/kafkatest"
+	"github.com/kprod/kprod/internal/kafkatest/kprodtest"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -57,5 +58,5 @@ func cluster(t *testing.T) *kafkatest.Kafka {
 // newProducer builds a producer on the cluster, closed with the test.
 func newProducer(t *testing.T, k kafkatest.Cluster, opts ...producer.Opt) *producer.Producer {
 	t.Helper()
-	return kafkatest.NewProducer(t, k, opts...)
+	return kprodtest.NewProducer(t, k.Addrs(), opts...)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kprod/kprod/internal/kafkatest"
+	"github.com/kprod/kprod/internal/kafkatest/kprodtest"
 	"github.com/kprod/kprod/producer"
 )
 
@@ -38,5 +39,5 @@ const controller = 1
 // newProducer builds a producer on the cluster, closed with the test.
 func newProducer(t *testing.T, k kafkatest.Cluster, opts ...producer.Opt) *producer.Producer {
 	t.Helper()
-	return kafkatest.NewProducer(t, k, opts...)
+	return kprodtest.NewProducer(t, k.Addrs(), opts...)
 }

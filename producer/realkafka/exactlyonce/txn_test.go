@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kprod/kprod/internal/kafkatest"
 	"github.com/kprod/kprod/producer"
@@ -39,12 +37,12 @@ func TestTransactionsClassic(t *testing.T) {
 func TestTransactionsKfake(t *testing.T) {
 	t.Run("v2", func(t *testing.T) { transactionChecks(t, kafkatest.NewFake(t, 3), true) })
 	t.Run("classic", func(t *testing.T) {
-		transactionChecks(t, kafkatest.NewFake(t, 3, kfake.MaxVersions(kversion.V3_6_0())), false)
+		transactionChecks(t, kafkatest.NewFake(t, 3, kafkatest.ClassicTransactions()), false)
 	})
 }
 
 func transactionChecks(t *testing.T, k kafkatest.Cluster, v2 bool) {
-	if got := finalizedTV(t, k); (got >= 2) != v2 {
+	if got := kafkatest.Finalized(t, k)["transaction.version"]; (got >= 2) != v2 {
 		t.Fatalf("transaction.version finalized at %d, want v2=%v", got, v2)
 	}
 	var reqs kafkatest.RequestLog // every producer of the checks dials through it
@@ -53,34 +51,6 @@ func transactionChecks(t *testing.T, k kafkatest.Cluster, v2 bool) {
 	t.Run("offsets", func(t *testing.T) { checkOffsets(t, k, &reqs) })
 	t.Run("concurrent-adds", func(t *testing.T) { checkConcurrentAdds(t, k, &reqs) })
 	t.Run("versions", func(t *testing.T) { checkVersions(t, k, &reqs, v2) })
-}
-
-// finalizedTV is the cluster's finalized transaction.version.
-func finalizedTV(t *testing.T, k kafkatest.Cluster) int16 {
-	t.Helper()
-	resp := apiVersions(t, k)
-	for _, f := range resp.FinalizedFeatures {
-		if f.Name == "transaction.version" {
-			return f.MaxVersionLevel
-		}
-	}
-	return 0
-}
-
-func apiVersions(t *testing.T, k kafkatest.Cluster) *kmsg.ApiVersionsResponse {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
 }
 
 // txnProducer is a transactional producer with InitTransactions done.
@@ -510,7 +480,7 @@ func checkOffsets(t *testing.T, k kafkatest.Cluster, reqs *kafkatest.RequestLog)
 // above, and how they match what the broker offers.
 func checkVersions(t *testing.T, k kafkatest.Cluster, reqs *kafkatest.RequestLog, v2 bool) {
 	offered := map[int16][2]int16{}
-	for _, key := range apiVersions(t, k).ApiKeys {
+	for _, key := range kafkatest.APIVersions(t, k).ApiKeys {
 		offered[key.ApiKey] = [2]int16{key.MinVersion, key.MaxVersion}
 	}
 	sent := reqs.Versions()
