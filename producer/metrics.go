@@ -70,9 +70,7 @@ func (m *metrics) requestDone(d time.Duration) {
 
 // recordLatencies adds the send→ack latency of each record of rb.
 func (m *metrics) recordLatencies(rb *recBatch, now int64) {
-	for i := range rb.recs {
-		m.latency.Record(now - rb.recAt(i))
-	}
+	m.latency.RecordAll(len(rb.recs), func(i int) int64 { return now - rb.recAt(i) })
 }
 
 func (m *metrics) snapshot(pool *bufferPool) Metrics {

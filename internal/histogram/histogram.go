@@ -55,6 +55,34 @@ func (h *H) Record(v int64) {
 	}
 }
 
+// RecordAll counts val(i) for every i in [0, n), with one atomic add per
+// run of values that fall in the same bucket and one max update: the cheap
+// way to record a batch whose values are close together (the records of
+// one produce batch answered at once).
+func (h *H) RecordAll(n int, val func(i int) int64) {
+	if n <= 0 {
+		return
+	}
+	top := val(0)
+	run, count := bucketOf(top), int64(1)
+	for i := 1; i < n; i++ {
+		v := val(i)
+		top = max(top, v)
+		if b := bucketOf(v); b != run {
+			h.counts[run].Add(count)
+			run, count = b, 0
+		}
+		count++
+	}
+	h.counts[run].Add(count)
+	for {
+		cur := h.max.Load()
+		if top <= cur || h.max.CompareAndSwap(cur, top) {
+			return
+		}
+	}
+}
+
 // Max is the largest value recorded (0 when none).
 func (h *H) Max() int64 { return h.max.Load() }
 

@@ -89,3 +89,22 @@ func FuzzHistogram(f *testing.F) {
 		}
 	})
 }
+
+// TestRecordAll: a batch recorded at once counts as its values one by one.
+func TestRecordAll(t *testing.T) {
+	vals := []int64{5, 5, 1000, 1001, 1002, 7, 1 << 30, 1000}
+	var one, all H
+	for _, v := range vals {
+		one.Record(v)
+	}
+	all.RecordAll(len(vals), func(i int) int64 { return vals[i] })
+	all.RecordAll(0, func(int) int64 { t.Fatal("called for an empty batch"); return 0 })
+	for i := range one.counts {
+		if one.counts[i].Load() != all.counts[i].Load() {
+			t.Fatalf("bucket %d: %d one by one, %d at once", i, one.counts[i].Load(), all.counts[i].Load())
+		}
+	}
+	if one.Max() != all.Max() {
+		t.Fatalf("max %d one by one, %d at once", one.Max(), all.Max())
+	}
+}
