@@ -73,6 +73,8 @@ type config struct {
 	partitioner         partitioner.Partitioner
 
 	metadataMaxAge      time.Duration
+	metadataMaxIdle     time.Duration // < 0: keep every topic
+	connMaxIdle         time.Duration // <= 0: keep idle connections open
 	reconnectBackoff    time.Duration
 	reconnectBackoffMax time.Duration
 	dialTimeout         time.Duration
@@ -115,6 +117,8 @@ func defaultConfig() config {
 		txnTimeout:          60 * time.Second,
 		adaptive:            true,
 		metadataMaxAge:      5 * time.Minute,
+		metadataMaxIdle:     5 * time.Minute,
+		connMaxIdle:         9 * time.Minute,
 		reconnectBackoff:    50 * time.Millisecond,
 		reconnectBackoffMax: time.Second,
 		dialTimeout:         10 * time.Second,
@@ -229,6 +233,18 @@ func WithPartitioner(p partitioner.Partitioner) Opt { return func(c *config) { c
 // (Java metadata.max.age.ms; default 5m).
 func WithMetadataMaxAge(d time.Duration) Opt { return func(c *config) { c.metadataMaxAge = d } }
 
+// WithMetadataMaxIdle sets how long a topic may go without a Send before it
+// leaves the metadata refreshes; the next Send to it waits for its metadata
+// as for a new topic (Java metadata.max.idle.ms; default 5m). Negative keeps
+// every topic for the producer's life.
+func WithMetadataMaxIdle(d time.Duration) Opt { return func(c *config) { c.metadataMaxIdle = d } }
+
+// WithConnectionsMaxIdle sets how long a broker connection may go with
+// nothing in flight and nothing sent before the producer closes it; the next
+// request that needs it reconnects (Java connections.max.idle.ms; default
+// 9m). Zero or negative keeps connections open until Close.
+func WithConnectionsMaxIdle(d time.Duration) Opt { return func(c *config) { c.connMaxIdle = d } }
+
 // WithReconnectBackoff sets the first and largest wait before redialing a
 // broker (Java reconnect.backoff.ms 50 and reconnect.backoff.max.ms 1000).
 func WithReconnectBackoff(first, max time.Duration) Opt {
@@ -308,6 +324,7 @@ func (c *config) validate() error {
 		{c.txnTimeout <= 0, "transaction.timeout.ms (WithTransactionTimeout)", "must be > 0"},
 		{c.availabilityTimeout < 0, "partitioner.availability.timeout.ms (WithPartitionerAvailabilityTimeout)", "must be >= 0"},
 		{c.metadataMaxAge <= 0, "metadata.max.age.ms (WithMetadataMaxAge)", "must be > 0"},
+		{c.metadataMaxIdle == 0, "metadata.max.idle.ms (WithMetadataMaxIdle)", "must be > 0, or negative to keep every topic"},
 		{c.reconnectBackoff < 0 || c.reconnectBackoffMax < c.reconnectBackoff, "reconnect.backoff.ms (WithReconnectBackoff)", "must be >= 0 and <= reconnect.backoff.max.ms"},
 		{c.dialTimeout <= 0, "socket.connection.setup.timeout.ms (WithDialTimeout)", "must be > 0"},
 		{c.sendBuffer < -1, "send.buffer.bytes (WithSocketBuffers)", "must be >= -1"},

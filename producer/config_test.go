@@ -17,7 +17,8 @@ func TestDefaultsAreJavas(t *testing.T) {
 	if c.acks != AcksAll || c.batchSize != 16384 || c.linger != 5*time.Millisecond || c.bufferMemory != 32<<20 ||
 		c.maxBlock != time.Minute || c.maxRequestSize != 1<<20 || c.requestTimeout != 30*time.Second ||
 		c.deliveryTimeout != 2*time.Minute || c.retryBackoff != 100*time.Millisecond || c.retryBackoffMax != time.Second ||
-		c.maxInFlight != 5 || c.metadataMaxAge != 5*time.Minute || !c.idempotence || !c.adaptive {
+		c.maxInFlight != 5 || c.metadataMaxAge != 5*time.Minute || !c.idempotence || !c.adaptive ||
+		c.metadataMaxIdle != 5*time.Minute || c.connMaxIdle != 9*time.Minute {
 		t.Fatalf("defaults differ from the Java producer's: %+v", c)
 	}
 }
@@ -43,6 +44,7 @@ func TestInvalidOptionsNameTheSetting(t *testing.T) {
 		{WithBrokers("nohost"), "bootstrap.servers"},
 		{WithTransactionTimeout(0), "transaction.timeout.ms"},
 		{WithMetadataMaxAge(0), "metadata.max.age.ms"},
+		{WithMetadataMaxIdle(0), "metadata.max.idle.ms"},
 	} {
 		_, err := New(WithBrokers("localhost:9092"), tc.opt)
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.name) {
@@ -95,6 +97,8 @@ func TestWithProperties(t *testing.T) {
 		"partitioner.ignore.keys":               "true",
 		"partitioner.adaptive.partitioning.enable": "false",
 		"metadata.max.age.ms":                      "10000",
+		"metadata.max.idle.ms":                     "60000",
+		"connections.max.idle.ms":                  "120000",
 		"key.serializer":                           "org.apache.kafka.common.serialization.StringSerializer",
 	})(&c)
 	if err := c.validate(); err != nil {
@@ -105,28 +109,60 @@ func TestWithProperties(t *testing.T) {
 		c.maxRequestSize != 500000 || c.codec != batch.Zstd || c.level() != 7 || c.requestTimeout != 5*time.Second ||
 		c.deliveryTimeout != time.Minute || c.retries != 3 || c.retryBackoff != 50*time.Millisecond ||
 		c.retryBackoffMax != 500*time.Millisecond || c.maxInFlight != 2 || c.idempotence || !c.ignoreKeys ||
-		c.adaptive || c.metadataMaxAge != 10*time.Second {
+		c.adaptive || c.metadataMaxAge != 10*time.Second || c.metadataMaxIdle != time.Minute || c.connMaxIdle != 2*time.Minute {
 		t.Fatalf("properties not applied: %+v", c)
+	}
+}
+
+// TestIdleProperties: the Java idle settings map onto the options, with
+// Java's rules: connections.max.idle.ms -1 (and 0 here) keeps connections,
+// metadata.max.idle.ms must be at least 5000.
+func TestIdleProperties(t *testing.T) {
+	for v, want := range map[string]time.Duration{"-1": -time.Millisecond, "0": 0, "540000": 9 * time.Minute} {
+		c := defaultConfig()
+		WithProperties(map[string]string{"connections.max.idle.ms": v})(&c)
+		if err := c.validate(); err != nil || c.connMaxIdle != want {
+			t.Errorf("connections.max.idle.ms=%s: %v, %v; want %v", v, err, c.connMaxIdle, want)
+		}
+	}
+	for _, v := range []string{"4999", "-1", "0", "x"} {
+		_, err := New(WithProperties(map[string]string{"metadata.max.idle.ms": v}))
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "metadata.max.idle.ms") {
+			t.Errorf("metadata.max.idle.ms=%s: got %v", v, err)
+		}
+	}
+	c := defaultConfig()
+	WithProperties(map[string]string{"metadata.max.idle.ms": "5000"})(&c)
+	if err := c.validate(); err != nil || c.metadataMaxIdle != 5*time.Second {
+		t.Fatalf("metadata.max.idle.ms=5000: %v, %v", err, c.metadataMaxIdle)
+	}
+	c = defaultConfig()
+	WithMetadataMaxIdle(-1)(&c)
+	WithConnectionsMaxIdle(0)(&c)
+	if err := c.validate(); err != nil {
+		t.Fatalf("negative metadata idle and zero connection idle (both off): %v", err)
 	}
 }
 
 func TestWithPropertiesErrorsNameTheKey(t *testing.T) {
 	for key, val := range map[string]string{
-		"no.such.setting":        "1",
-		"linger.ms":              "soon",
-		"acks":                   "2",
-		"enable.idempotence":     "yes",
-		"compression.type":       "brotli",
-		"security.protocol":      "CARRIER_PIGEON",
-		"sasl.mechanism":         "GSSAPI",
-		"compression.lz4.level":  "x",
-		"ssl.truststore.type":    "JKS",
-		"partitioner.class":      "com.example.Mine",
-		"max.request.size":       "9999999999999",
-		"sasl.jaas.config":       "nothing here",
-		"request.timeout.ms":     "-",
-		"delivery.timeout.ms":    "",
-		"transaction.timeout.ms": "1.5",
+		"no.such.setting":         "1",
+		"linger.ms":               "soon",
+		"acks":                    "2",
+		"enable.idempotence":      "yes",
+		"compression.type":        "brotli",
+		"security.protocol":       "CARRIER_PIGEON",
+		"sasl.mechanism":          "GSSAPI",
+		"compression.lz4.level":   "x",
+		"ssl.truststore.type":     "JKS",
+		"partitioner.class":       "com.example.Mine",
+		"max.request.size":        "9999999999999",
+		"sasl.jaas.config":        "nothing here",
+		"request.timeout.ms":      "-",
+		"delivery.timeout.ms":     "",
+		"transaction.timeout.ms":  "1.5",
+		"connections.max.idle.ms": "9m",
+		"metadata.max.idle.ms":    "4999",
 	} {
 		_, err := New(WithProperties(map[string]string{key: val}))
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), key) {

@@ -106,11 +106,18 @@ func TestJavaConfigFileLoads(t *testing.T) {
 		t.Fatalf("New with a Java configuration: %v", err)
 	}
 	defer p.Close(context.Background())
-	if p.cfg.sendBuffer != 131072 || p.cfg.receiveBuffer != 32768 || p.cfg.dialTimeout.Milliseconds() != 7000 {
-		t.Fatalf("applied: send %d receive %d dial timeout %v", p.cfg.sendBuffer, p.cfg.receiveBuffer, p.cfg.dialTimeout)
+	if p.cfg.sendBuffer != 131072 || p.cfg.receiveBuffer != 32768 || p.cfg.dialTimeout.Milliseconds() != 7000 ||
+		p.cfg.connMaxIdle.Milliseconds() != 540000 || p.cfg.metadataMaxIdle.Milliseconds() != 300000 {
+		t.Fatalf("applied: send %d receive %d dial timeout %v connections idle %v metadata idle %v", p.cfg.sendBuffer,
+			p.cfg.receiveBuffer, p.cfg.dialTimeout, p.cfg.connMaxIdle, p.cfg.metadataMaxIdle)
 	}
 	out := logs.String()
-	for _, k := range []string{"client.dns.lookup", "connections.max.idle.ms", "metadata.max.idle.ms",
+	for _, k := range []string{"connections.max.idle.ms", "metadata.max.idle.ms"} { // applied now
+		if strings.Contains(out, "property="+k+" ") {
+			t.Errorf("%s is logged as having no effect", k)
+		}
+	}
+	for _, k := range []string{"client.dns.lookup",
 		"interceptor.classes", "key.serializer", "value.serializer", "metrics.recording.level",
 		"enable.metrics.push", "transaction.two.phase.commit.enable", "metadata.recovery.strategy"} {
 		if n := strings.Count(out, "property="+k+" "); n != 1 {

@@ -76,6 +76,7 @@ func New(opts ...Opt) (*Producer, error) {
 		Dial:                cfg.dial(),
 		ReconnectBackoff:    cfg.reconnectBackoff,
 		ReconnectBackoffMax: cfg.reconnectBackoffMax,
+		IdleTimeout:         cfg.connMaxIdle,
 		Logger:              cfg.logger,
 		OnChange:            mb.wake,
 	}, cfg.brokers)
@@ -85,6 +86,7 @@ func New(opts ...Opt) (*Producer, error) {
 	p.conns = conns
 	p.md = metadata.New(conns, metadata.Config{
 		MaxAge:          cfg.metadataMaxAge,
+		MaxIdle:         cfg.metadataMaxIdle,
 		MinInterval:     cfg.retryBackoff,
 		AllowAutoCreate: true,
 		Logger:          cfg.logger,
@@ -157,6 +159,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 			return p.failSend(rec, cb, err)
 		}
 	}
+	t.MarkUsed() // keeps the topic in the refreshes (metadata.max.idle)
 	n := len(t.Partitions)
 	tp := p.acc.topic(rec.Topic)
 	part, sticky, err := p.choosePartition(rec, tp, t, n)

@@ -114,7 +114,21 @@ var properties = map[string]property{
 		}
 		return nil
 	},
-	"metadata.max.age.ms":      msProp(func(c *config, d time.Duration) { c.metadataMaxAge = d }),
+	"metadata.max.age.ms": msProp(func(c *config, d time.Duration) { c.metadataMaxAge = d }),
+	"metadata.max.idle.ms": func(c *config, _ *securitySettings, v string) error {
+		var d time.Duration
+		if err := parseMs(v, func(ms time.Duration) { d = ms }); err != nil {
+			return err
+		}
+		if d < 5*time.Second {
+			return fmt.Errorf("must be at least 5000, as in Java")
+		}
+		c.metadataMaxIdle = d
+		return nil
+	},
+	// Java closes no connection for a negative value; kprod does the same
+	// for zero too (Java would close every connection as soon as it idles).
+	"connections.max.idle.ms":  msProp(func(c *config, d time.Duration) { c.connMaxIdle = d }),
 	"reconnect.backoff.ms":     msProp(func(c *config, d time.Duration) { c.reconnectBackoff = d }),
 	"reconnect.backoff.max.ms": msProp(func(c *config, d time.Duration) { c.reconnectBackoffMax = d }),
 	// kprod has one dial timeout; Java starts at socket.connection.setup.timeout.ms
@@ -244,10 +258,6 @@ var ignoredProperties = map[string]ignoredProperty{
 		warn: true, quietIfEmpty: true},
 	"client.dns.lookup": {why: "Go's dialer tries every address a name resolves to (use_all_dns_ips); resolve_canonical_bootstrap_servers_only is not done",
 		check: oneOf("use_all_dns_ips", "resolve_canonical_bootstrap_servers_only")},
-	"connections.max.idle.ms": {why: "connections stay open until Close; a broker closes idle ones after its own connections.max.idle.ms and kprod redials on next use",
-		check: isInt},
-	"metadata.max.idle.ms": {why: "every topic sent to stays in the metadata refreshes for the producer's life",
-		check: isInt},
 	"metadata.recovery.strategy": {why: "kprod redials the bootstrap servers when every known broker is unreachable",
 		check: oneOf("none", "rebootstrap")},
 	"metadata.recovery.rebootstrap.trigger.ms": {why: "kprod redials the bootstrap servers when every known broker is unreachable", check: isInt},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kprod/kprod/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,10 +24,10 @@ type Client struct {
 	// the refresh goroutine, read without locks.
 	snap atomic.Pointer[map[string]*Topic]
 
-	mu        sync.Mutex          // guards the fields below
-	inUse     map[string]struct{} // topics every refresh asks for
-	refreshed chan struct{}       // closed when the next refresh attempt ends
-	lastErr   error               // why the last refresh failed; nil after a success
+	mu        sync.Mutex        // guards the fields below
+	inUse     map[string]*usage // topics every refresh asks for
+	refreshed chan struct{}     // closed when the next refresh attempt ends
+	lastErr   error             // why the last refresh failed; nil after a success
 
 	trigger   chan struct{} // capacity 1: a refresh is wanted
 	ctx       context.Context
@@ -43,7 +44,7 @@ func New(pool *wire.Pool, cfg Config) *Client {
 		pool:      pool,
 		cfg:       cfg,
 		log:       cfg.Logger,
-		inUse:     make(map[string]struct{}),
+		inUse:     make(map[string]*usage),
 		refreshed: make(chan struct{}),
 		trigger:   make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -72,6 +73,7 @@ func (c *Client) Topic(name string) *Topic {
 // wrapping the kerr error.
 func (c *Client) Wait(ctx context.Context, name string) (*Topic, error) {
 	if t := c.Topic(name); t != nil && len(t.Partitions) > 0 {
+		t.MarkUsed()
 		return t, nil
 	}
 	c.mu.Lock()
@@ -79,7 +81,7 @@ func (c *Client) Wait(ctx context.Context, name string) (*Topic, error) {
 		c.mu.Unlock()
 		return nil, ErrClosed
 	}
-	c.inUse[name] = struct{}{}
+	c.useLocked(name)
 	c.mu.Unlock()
 
 	for {
@@ -110,6 +112,52 @@ func (c *Client) Wait(ctx context.Context, name string) (*Topic, error) {
 		case t.Err != nil && !kerr.IsRetriable(t.Err):
 			return nil, fmt.Errorf("metadata: topic %q: %w", name, t.Err)
 		}
+	}
+}
+
+// useLocked adds name to the topics in use, or marks it used if it is.
+func (c *Client) useLocked(name string) {
+	u := c.inUse[name]
+	if u == nil {
+		u = &usage{c: c, name: name}
+		c.inUse[name] = u
+	}
+	u.used.Store(true)
+}
+
+// revive takes back a topic that was dropped as idle while a Send marked it
+// used, and asks for a refresh to fetch it again.
+func (c *Client) revive(name string) {
+	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.useLocked(name)
+	c.mu.Unlock()
+	c.Trigger("idle topic used again")
+}
+
+// expireLocked drops the topics not marked used for MaxIdle, stamping the
+// others that were marked since the last refresh.
+func (c *Client) expireLocked(now time.Time) {
+	for name, u := range c.inUse {
+		if u.used.Swap(false) || u.lastUsed.IsZero() {
+			u.lastUsed = now
+			continue
+		}
+		if c.cfg.MaxIdle < 0 || now.Sub(u.lastUsed) < c.cfg.MaxIdle {
+			continue
+		}
+		u.dropped.Store(true)
+		if u.used.Load() {
+			// Marked in between: it stays.
+			u.dropped.Store(false)
+			u.lastUsed = now
+			continue
+		}
+		delete(c.inUse, name)
+		c.log.Debug("metadata: dropping idle topic", "topic", name, "idle", now.Sub(u.lastUsed))
 	}
 }
 

@@ -10,6 +10,7 @@ const (
 	DefaultMaxAge         = 5 * time.Minute        // Java metadata.max.age.ms
 	DefaultMinInterval    = 100 * time.Millisecond // Java retry.backoff.ms
 	DefaultRequestTimeout = 30 * time.Second       // Java request.timeout.ms
+	DefaultMaxIdle        = 5 * time.Minute        // Java metadata.max.idle.ms
 )
 
 // Config tunes a Client. The zero value uses the defaults above and does
@@ -23,6 +24,13 @@ type Config struct {
 	// (Java retry.backoff.ms, default 100ms); requests in between are
 	// coalesced into one.
 	MinInterval time.Duration
+
+	// MaxIdle drops a topic from the refreshes once nobody marked it used
+	// (Topic.MarkUsed, Wait) for this long; its next Wait fetches it again
+	// (Java metadata.max.idle.ms, default 5m). Negative keeps every topic.
+	// Expiry is checked at each refresh, so a topic goes at the first
+	// refresh after MaxIdle passed.
+	MaxIdle time.Duration
 
 	// AllowAutoCreate lets brokers that allow it create a topic the
 	// first time it is asked for (Java allow.auto.create.topics, whose
@@ -47,6 +55,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinInterval <= 0 {
 		c.MinInterval = DefaultMinInterval
+	}
+	if c.MaxIdle == 0 {
+		c.MaxIdle = DefaultMaxIdle
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout

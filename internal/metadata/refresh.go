@@ -51,6 +51,7 @@ func (c *Client) run() {
 // the pool and publishes a new snapshot. It reports whether it succeeded.
 func (c *Client) refresh() bool {
 	c.mu.Lock()
+	c.expireLocked(time.Now())
 	topics := make([]string, 0, len(c.inUse))
 	for name := range c.inUse {
 		topics = append(topics, name)
@@ -74,8 +75,13 @@ func (c *Client) refresh() bool {
 	c.mu.Lock()
 	old := *c.snap.Load()
 	next := make(map[string]*Topic, len(c.inUse))
-	for name := range c.inUse {
+	for name, u := range c.inUse {
 		if t := old[name]; t != nil {
+			if t.use != u { // taken back after an idle drop: same data, new mark
+				cp := *t
+				cp.use = u
+				t = &cp
+			}
 			next[name] = t
 		}
 	}
@@ -85,10 +91,12 @@ func (c *Client) refresh() bool {
 			continue
 		}
 		name := *rt.Topic
-		if _, ok := c.inUse[name]; !ok {
+		u, ok := c.inUse[name]
+		if !ok {
 			continue // forgotten while the request was out
 		}
 		t := mergeTopic(rt, name, old[name], now)
+		t.use = u
 		if prev := old[name]; prev != nil && len(prev.Partitions) != len(t.Partitions) && t.Err == nil {
 			c.log.Info("metadata: partition count changed", "topic", name, "from", len(prev.Partitions), "to", len(t.Partitions))
 		}

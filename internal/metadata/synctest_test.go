@@ -21,6 +21,7 @@ import (
 type pipeBroker struct {
 	mu       sync.Mutex
 	requests []time.Time // when each Metadata request arrived
+	topics   [][]string  // the topics each Metadata request named
 }
 
 func (b *pipeBroker) dial(context.Context, string, string) (net.Conn, error) {
@@ -33,6 +34,16 @@ func (b *pipeBroker) times() []time.Time {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]time.Time(nil), b.requests...)
+}
+
+// lastTopics returns the topics of the latest Metadata request.
+func (b *pipeBroker) lastTopics() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.topics) == 0 {
+		return nil
+	}
+	return b.topics[len(b.topics)-1]
 }
 
 func (b *pipeBroker) serve(nc net.Conn) {
@@ -70,6 +81,11 @@ func (b *pipeBroker) serve(nc net.Conn) {
 		case *kmsg.MetadataRequest:
 			b.mu.Lock()
 			b.requests = append(b.requests, time.Now())
+			var names []string
+			for _, rt := range req.Topics {
+				names = append(names, *rt.Topic)
+			}
+			b.topics = append(b.topics, names)
 			b.mu.Unlock()
 			md := kmsg.NewPtrMetadataResponse()
 			br := kmsg.NewMetadataResponseBroker()

@@ -3,6 +3,7 @@ package metadata
 import (
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -31,6 +32,38 @@ type Topic struct {
 	Available []int32
 	// Fetched is when the partitions were last learned.
 	Fetched time.Time
+
+	use *usage // shared by every snapshot of the topic while it is in use
+}
+
+// usage is a topic's "sent to lately" mark. The hot path only sets used;
+// the refresh goroutine turns it into lastUsed and drops the topic when it
+// stayed unset for MaxIdle.
+type usage struct {
+	c        *Client
+	name     string
+	used     atomic.Bool // set by MarkUsed, cleared by each refresh
+	dropped  atomic.Bool // the topic left the refreshed set
+	lastUsed time.Time   // refresh goroutine only (under Client.mu)
+}
+
+// MarkUsed notes that a record is being sent to the topic, which keeps it
+// in the refreshes. It costs one atomic load when already marked since the
+// last refresh. A topic dropped as idle in a race with this call is taken
+// back into the refreshes.
+func (t *Topic) MarkUsed() {
+	if u := t.use; u != nil && !u.used.Load() {
+		u.mark()
+	}
+}
+
+func (u *usage) mark() {
+	u.used.Store(true)
+	// The refresh sets dropped before it reads used again: either it sees
+	// used, or this sees dropped.
+	if u.dropped.Load() {
+		u.c.revive(u.name)
+	}
 }
 
 // mergeTopic builds the snapshot of one topic from a metadata response

@@ -65,6 +65,12 @@ type Config struct {
 	// Default 100 MiB.
 	MaxResponseBytes int32
 
+	// IdleTimeout closes a pool connection that has had no request in
+	// flight and none sent for this long; the next request that needs it
+	// dials again (Java connections.max.idle.ms). Zero or negative keeps
+	// connections open until they fail or the pool closes.
+	IdleTimeout time.Duration
+
 	// Logger receives connection events; nil is silent.
 	Logger *slog.Logger
 
@@ -89,6 +95,7 @@ type settings struct {
 	backoffMax      time.Duration
 	caps            *[kmsg.MaxKey + 1]int16 // nil = no cap; -1 = key excluded
 	maxResponse     int32
+	idle            time.Duration // <= 0: never close idle connections
 	log             *slog.Logger
 	onChange        func()
 }
@@ -109,6 +116,7 @@ func newSettings(cfg *Config) (*settings, error) {
 		backoffBase:     orDefault(cfg.ReconnectBackoff, DefaultReconnectBackoff),
 		backoffMax:      orDefault(cfg.ReconnectBackoffMax, DefaultReconnectMax),
 		maxResponse:     orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		idle:            cfg.IdleTimeout,
 		log:             cfg.Logger,
 		onChange:        cfg.OnChange,
 	}

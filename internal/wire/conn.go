@@ -52,19 +52,22 @@ type Conn struct {
 	retiring   bool         // close as soon as nothing is in flight
 
 	inflight atomic.Int32
+	lastUse  atomic.Int64  // unix nanos of the latest hand-out by the pool or Send; the idle check reads it
 	throttle atomic.Int64  // unix nanos until which the broker asked us to hold off
 	dead     chan struct{} // closed when the conn is dead
 	exited   chan struct{} // closed when the reader goroutine returned
 }
 
 func newConn(addr string, set *settings, nc net.Conn) *Conn {
-	return &Conn{
+	c := &Conn{
 		addr:   addr,
 		set:    set,
 		nc:     nc,
 		dead:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
+	c.lastUse.Store(time.Now().UnixNano())
+	return c
 }
 
 // Addr returns the broker's host:port.
@@ -176,10 +179,8 @@ func (c *Conn) SendInto(req kmsg.Request, resp kmsg.Response, timeout time.Durat
 	*bp = frame
 
 	c.wmu.Lock()
-	var start time.Time
-	if timeout > 0 {
-		start = time.Now()
-	}
+	start := time.Now()
+	c.lastUse.Store(start.UnixNano())
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.othersErr
@@ -331,6 +332,28 @@ func (c *Conn) retire() {
 }
 
 var errRetired = fmt.Errorf("%w: replaced by a newer connection", ErrClosed)
+
+// errIdle is why the pool closed a connection that sat idle.
+var errIdle = fmt.Errorf("%w: idle longer than connections.max.idle", ErrClosed)
+
+// idleSince reports whether the conn has had no request in flight and none
+// sent since before cutoff (unix nanos).
+func (c *Conn) idleSince(cutoff int64) bool {
+	return c.inflight.Load() == 0 && c.lastUse.Load() < cutoff
+}
+
+// closeIfIdle closes the conn when it is still idle since before cutoff,
+// checked under mu so that a Send either lands first (and the conn stays)
+// or finds the conn dead. It reports whether it closed the conn.
+func (c *Conn) closeIfIdle(cutoff int64) bool {
+	c.mu.Lock()
+	closeNow := c.queue.len() == 0 && c.lastUse.Load() < cutoff && c.dieLocked(errIdle, 0, false)
+	c.mu.Unlock()
+	if closeNow {
+		_ = c.nc.Close()
+	}
+	return closeNow
+}
 
 // readLoop is the reader goroutine: it delivers responses until the conn
 // dies, then fails whatever is still in flight, tells the pool, and pokes

@@ -26,6 +26,7 @@ type Pool struct {
 	brokers     map[int32]*endpoint
 	seeds       []*endpoint
 	retired     map[*Conn]struct{} // replaced conns still finishing their requests
+	idleTimer   *time.Timer        // runs reapIdle; nil when IdleTimeout is off
 }
 
 // endpoint is one broker address. Its address never changes: a broker that
@@ -73,7 +74,57 @@ func NewPool(cfg *Config, seeds []string) (*Pool, error) {
 		p.seeds = append(p.seeds, &endpoint{id: -1 - int32(i), addr: addr})
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if set.idle > 0 {
+		p.idleTimer = time.AfterFunc(set.idle, p.reapIdle)
+	}
 	return p, nil
+}
+
+// reapIdle runs on a timer goroutine: it closes the slot connections that
+// had nothing in flight and nothing handed out or sent for IdleTimeout, and
+// re-arms itself for the earliest next expiry. A closed slot redials on its
+// next use without backoff. Hand-outs stamp the conn under p.mu, so a conn
+// handed out concurrently is never taken here.
+func (p *Pool) reapIdle() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.wg.Add(1)
+	defer p.wg.Done()
+	now := time.Now()
+	cutoff := now.Add(-p.set.idle).UnixNano()
+	next := now.Add(p.set.idle).UnixNano()
+	var idle []*Conn
+	check := func(ep *endpoint) {
+		for i := range ep.slots {
+			c := ep.slots[i].conn
+			if c == nil {
+				continue
+			}
+			if c.idleSince(cutoff) && c.closeIfIdle(cutoff) {
+				ep.slots[i].conn = nil
+				idle = append(idle, c)
+				continue
+			}
+			next = min(next, c.lastUse.Load()+int64(p.set.idle))
+		}
+	}
+	for _, ep := range p.brokers {
+		check(ep)
+	}
+	for _, ep := range p.seeds {
+		check(ep)
+	}
+	// A conn with a request in flight is checked again one IdleTimeout
+	// from now at the latest.
+	p.idleTimer.Reset(max(time.Duration(next-now.UnixNano()), time.Millisecond))
+	p.mu.Unlock()
+	for _, c := range idle {
+		p.set.log.Debug("wire: closed an idle connection", "addr", c.addr)
+		<-c.exited
+	}
 }
 
 // SetBrokers replaces the known brokers (node id → host:port, from
@@ -184,6 +235,7 @@ func (p *Pool) readyLocked(ep *endpoint, purpose Purpose, now time.Time) (*Conn,
 			s.conn = nil
 			p.backoffLocked(ep, purpose, now, c.Err())
 		case c.reauthAt.IsZero() || now.Before(c.reauthAt):
+			c.lastUse.Store(now.UnixNano())
 			return c, nil
 		case now.Before(c.retireAt):
 			// The SASL session ends soon: dial its successor while
@@ -191,6 +243,7 @@ func (p *Pool) readyLocked(ep *endpoint, purpose Purpose, now time.Time) (*Conn,
 			if !s.dialing {
 				p.startDialLocked(ep, purpose)
 			}
+			c.lastUse.Store(now.UnixNano())
 			return c, nil
 		default:
 			s.conn = nil
@@ -345,6 +398,7 @@ func (p *Pool) Any(ctx context.Context) (*Conn, error) {
 		now := time.Now()
 		for _, ep := range cands {
 			if c := ep.slots[Control].conn; c != nil && c.alive() && (c.retireAt.IsZero() || now.Before(c.retireAt)) {
+				c.lastUse.Store(now.UnixNano())
 				p.mu.Unlock()
 				return c, nil
 			}
@@ -455,6 +509,9 @@ func (p *Pool) Close() {
 	}
 	p.closed = true
 	p.cancel()
+	if p.idleTimer != nil {
+		p.idleTimer.Stop()
+	}
 	var conns []*Conn
 	for _, ep := range p.brokers {
 		conns = p.detachLocked(ep, conns)
