@@ -337,17 +337,17 @@ var errRetired = fmt.Errorf("%w: replaced by a newer connection", ErrClosed)
 var errIdle = fmt.Errorf("%w: idle longer than connections.max.idle", ErrClosed)
 
 // idleSince reports whether the conn has had no request in flight and none
-// sent since before cutoff (unix nanos).
+// sent after cutoff (unix nanos).
 func (c *Conn) idleSince(cutoff int64) bool {
-	return c.inflight.Load() == 0 && c.lastUse.Load() < cutoff
+	return c.inflight.Load() == 0 && c.lastUse.Load() <= cutoff
 }
 
-// closeIfIdle closes the conn when it is still idle since before cutoff,
+// closeIfIdle closes the conn when it is still idle since cutoff,
 // checked under mu so that a Send either lands first (and the conn stays)
 // or finds the conn dead. It reports whether it closed the conn.
 func (c *Conn) closeIfIdle(cutoff int64) bool {
 	c.mu.Lock()
-	closeNow := c.queue.len() == 0 && c.lastUse.Load() < cutoff && c.dieLocked(errIdle, 0, false)
+	closeNow := c.queue.len() == 0 && c.lastUse.Load() <= cutoff && c.dieLocked(errIdle, 0, false)
 	c.mu.Unlock()
 	if closeNow {
 		_ = c.nc.Close()

@@ -108,7 +108,13 @@ func (p *Pool) reapIdle() {
 				idle = append(idle, c)
 				continue
 			}
-			next = min(next, c.lastUse.Load()+int64(p.set.idle))
+			at := c.lastUse.Load() + int64(p.set.idle)
+			if at <= now.UnixNano() {
+				// Past its idle time but busy (a request in flight) or
+				// dying: look again a quarter period on, not at once.
+				at = now.Add(p.set.idle / 4).UnixNano()
+			}
+			next = min(next, at)
 		}
 	}
 	for _, ep := range p.brokers {
@@ -117,8 +123,6 @@ func (p *Pool) reapIdle() {
 	for _, ep := range p.seeds {
 		check(ep)
 	}
-	// A conn with a request in flight is checked again one IdleTimeout
-	// from now at the latest.
 	p.idleTimer.Reset(max(time.Duration(next-now.UnixNano()), time.Millisecond))
 	p.mu.Unlock()
 	for _, c := range idle {
