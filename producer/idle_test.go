@@ -256,3 +256,57 @@ func TestMetadataMaxIdle(t *testing.T) {
 		l.checkLog(consume(t, c, topic, ids[topic]))
 	}
 }
+
+// TestMetadataMaxIdleKeepsTopicWithBatches: a topic whose batches wait for
+// the broker (every Produce refused with a retriable error for several idle
+// periods, and no new Send) stays in the metadata refreshes, so its records
+// are delivered once the broker takes them, not stranded leaderless until
+// their delivery timeout.
+func TestMetadataMaxIdleKeepsTopicWithBatches(t *testing.T) {
+	const idle, age = 300 * time.Millisecond, 100 * time.Millisecond
+	c := newCluster(t, kfake.SeedTopics(1, "stuck"))
+	refuseUntil := time.Now().Add(time.Hour)
+	var mu sync.Mutex
+	refused := 0
+	c.ControlKey(kmsg.Produce.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Now().After(refuseUntil) {
+			return nil, nil, false
+		}
+		refused++
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = 19 // NOT_ENOUGH_REPLICAS: retriable, written nowhere
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	p := newTestProducer(t, c, WithMetadataMaxIdle(idle), WithMetadataMaxAge(age))
+	ctx := ctxTimeout(t, 30*time.Second)
+	l := newLedger(t)
+	fut := p.Send(ctx, l.record("stuck", 0), l.callback(0))
+	time.Sleep(5 * idle) // several idle periods with the batch refused
+	mu.Lock()
+	n := refused
+	refuseUntil = time.Now()
+	mu.Unlock()
+	if n < 2 {
+		t.Fatalf("only %d Produce requests refused: the batch was not retried while the topic idled", n)
+	}
+	getCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := fut.Get(getCtx); err != nil {
+		t.Fatalf("record with the broker refusing for %v, then taking it: %v", 5*idle, err)
+	}
+	l.checkLog(consume(t, c, "stuck", 1))
+}

@@ -287,10 +287,18 @@ func unreachable(err error) bool {
 	return true
 }
 
-// leader is the node leading p, or -1.
+// leader is the node leading p, or -1. A topic with batches to send is in
+// use: it stays in the metadata refreshes (metadata.max.idle.ms counts from
+// the last Send), and comes back if it was dropped as idle while they
+// waited.
 func (s *sender) leader(p *partition) int32 {
 	t := s.md.Topic(p.topic)
-	if t == nil || int(p.id) >= len(t.Partitions) {
+	if t == nil {
+		s.md.Want(p.topic)
+		return -1
+	}
+	t.MarkUsed()
+	if int(p.id) >= len(t.Partitions) {
 		return -1
 	}
 	return t.Partitions[p.id].Leader

@@ -125,9 +125,11 @@ func (c *Client) useLocked(name string) {
 	u.used.Store(true)
 }
 
-// revive takes back a topic that was dropped as idle while a Send marked it
-// used, and asks for a refresh to fetch it again.
-func (c *Client) revive(name string) {
+// Want keeps name among the topics refreshed, taking it back if it was
+// dropped as idle, and asks for a refresh: for a topic that has records to
+// send but no cached metadata (a Send marking a dropped topic used comes
+// here too).
+func (c *Client) Want(name string) {
 	c.mu.Lock()
 	if c.ctx.Err() != nil {
 		c.mu.Unlock()

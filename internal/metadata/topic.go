@@ -62,7 +62,7 @@ func (u *usage) mark() {
 	// The refresh sets dropped before it reads used again: either it sees
 	// used, or this sees dropped.
 	if u.dropped.Load() {
-		u.c.revive(u.name)
+		u.c.Want(u.name)
 	}
 }
 
