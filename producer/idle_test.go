@@ -280,7 +280,7 @@ func TestMetadataMaxIdleKeepsTopicWithBatches(t *testing.T) {
 		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
 		for _, rt := range pr.Topics {
 			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewProduceResponseTopicPartition()
 				sp.Partition = rp.Partition
@@ -291,7 +291,7 @@ func TestMetadataMaxIdleKeepsTopicWithBatches(t *testing.T) {
 		}
 		return resp, nil, true
 	})
-	p := newTestProducer(t, c, WithMetadataMaxIdle(idle), WithMetadataMaxAge(age))
+	p := newTestProducer(t, c, WithMetadataMaxIdle(idle), WithMetadataMaxAge(age), WithLogger(testLogger(t)))
 	ctx := ctxTimeout(t, 30*time.Second)
 	l := newLedger(t)
 	fut := p.Send(ctx, l.record("stuck", 0), l.callback(0))
