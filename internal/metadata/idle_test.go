@@ -6,8 +6,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/kprod/kprod/internal/wire"
 )
 
 // TestTopicIdleExpiry: a topic marked used keeps its place in the
@@ -15,15 +13,8 @@ import (
 // and its snapshot goes; Wait brings it back.
 func TestTopicIdleExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		broker := &pipeBroker{}
-		pool, err := wire.NewPool(&wire.Config{Dial: broker.dial}, []string{"broker:9092"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
 		const maxAge, maxIdle = time.Minute, 3 * time.Minute
-		c := New(pool, Config{MaxAge: maxAge, MaxIdle: maxIdle})
-		defer c.Close()
+		c, broker := pipeClient(t, Config{MaxAge: maxAge, MaxIdle: maxIdle})
 		ctx := context.Background()
 		for _, name := range []string{"busy", "idle"} {
 			if _, err := c.Wait(ctx, name); err != nil {
@@ -64,15 +55,8 @@ func TestTopicIdleExpiry(t *testing.T) {
 // that comes just before MaxIdle passed, and not by the first one after.
 func TestTopicIdleExactTiming(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		broker := &pipeBroker{}
-		pool, err := wire.NewPool(&wire.Config{Dial: broker.dial}, []string{"broker:9092"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
 		const maxAge, maxIdle = time.Minute, 2 * time.Minute
-		c := New(pool, Config{MaxAge: maxAge, MaxIdle: maxIdle})
-		defer c.Close()
+		c, broker := pipeClient(t, Config{MaxAge: maxAge, MaxIdle: maxIdle})
 		if _, err := c.Wait(context.Background(), testTopic); err != nil {
 			t.Fatal(err)
 		}
@@ -94,14 +78,7 @@ func TestTopicIdleExactTiming(t *testing.T) {
 // TestTopicIdleDisabled: a negative MaxIdle keeps every topic.
 func TestTopicIdleDisabled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		broker := &pipeBroker{}
-		pool, err := wire.NewPool(&wire.Config{Dial: broker.dial}, []string{"broker:9092"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		c := New(pool, Config{MaxAge: time.Minute, MaxIdle: -1})
-		defer c.Close()
+		c, broker := pipeClient(t, Config{MaxAge: time.Minute, MaxIdle: -1})
 		if _, err := c.Wait(context.Background(), testTopic); err != nil {
 			t.Fatal(err)
 		}
@@ -117,14 +94,7 @@ func TestTopicIdleDisabled(t *testing.T) {
 // dropped takes the topic back into the refreshes.
 func TestTopicIdleDropRace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		broker := &pipeBroker{}
-		pool, err := wire.NewPool(&wire.Config{Dial: broker.dial}, []string{"broker:9092"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		c := New(pool, Config{MaxAge: time.Minute, MaxIdle: time.Minute})
-		defer c.Close()
+		c, broker := pipeClient(t, Config{MaxAge: time.Minute, MaxIdle: time.Minute})
 		stale, err := c.Wait(context.Background(), testTopic)
 		if err != nil {
 			t.Fatal(err)

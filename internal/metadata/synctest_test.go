@@ -119,17 +119,25 @@ func (b *pipeBroker) serve(nc net.Conn) {
 	}
 }
 
+// pipeClient is a metadata client with cfg on a pool whose only broker is a
+// pipeBroker; both are closed when the test ends.
+func pipeClient(t *testing.T, cfg Config) (*Client, *pipeBroker) {
+	t.Helper()
+	broker := &pipeBroker{}
+	pool, err := wire.NewPool(&wire.Config{Dial: broker.dial}, []string{"broker:9092"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(pool, cfg)
+	t.Cleanup(pool.Close)
+	t.Cleanup(c.Close)
+	return c, broker
+}
+
 func TestRefreshTimingExact(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		broker := &pipeBroker{}
-		pool, err := wire.NewPool(&wire.Config{Dial: broker.dial}, []string{"broker:9092"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
 		const maxAge, minInterval = time.Minute, 100 * time.Millisecond
-		c := New(pool, Config{MaxAge: maxAge, MinInterval: minInterval})
-		defer c.Close()
+		c, broker := pipeClient(t, Config{MaxAge: maxAge, MinInterval: minInterval})
 		start := time.Now()
 
 		if _, err := c.Wait(context.Background(), testTopic); err != nil {
