@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/kprod/kprod/internal/backoff"
 )
 
 // Pool holds the connections to one cluster's brokers: per broker, one
@@ -280,7 +282,9 @@ func (p *Pool) startDialLocked(ep *endpoint, purpose Purpose) {
 // dropped connection.
 func (p *Pool) backoffLocked(ep *endpoint, purpose Purpose, now time.Time, cause error) {
 	s := &ep.slots[purpose]
-	d := reconnectBackoff(p.set.backoffBase, p.set.backoffMax, s.failures)
+	// Doubling per consecutive failure up to the maximum, ±20% so that
+	// clients losing the same broker do not come back in lockstep.
+	d := backoff.Exp(p.set.backoffBase, p.set.backoffMax, s.failures)
 	s.failures++
 	s.retryAt = now.Add(d)
 	s.lastErr = cause
