@@ -23,12 +23,8 @@ type availability struct {
 }
 
 func newAvailability(cfg *config, sticky *partitioner.Sticky) *availability {
-	a := &availability{sticky: sticky, adaptive: sticky != nil && cfg.adaptive, timeout: cfg.availabilityTimeout,
+	return &availability{sticky: sticky, adaptive: sticky != nil && cfg.adaptive, timeout: cfg.availabilityTimeout,
 		loads: make(map[string][]int32), blockedSince: make(map[int32]time.Time), unavailable: make(map[*partition]bool)}
-	if a.adaptive {
-		a.depthFn = a.noteDepth
-	}
-	return a
 }
 
 // beginScan forgets the last scan's depths.

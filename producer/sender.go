@@ -70,7 +70,9 @@ func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool
 		ids: producerID{id: idempotence.None}, avail: newAvailability(cfg, sticky), byNode: make(map[int32][]*partition)}
 	s.life.stopped = make(chan struct{})
 	s.life.ctx, s.life.cancel = context.WithCancel(context.Background())
-	s.scan.depth = s.avail.depthFn
+	if s.avail.adaptive {
+		s.scan.depth = s.avail.noteDepth // bound once: no allocation per scan
+	}
 	return s
 }
 
