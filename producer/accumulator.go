@@ -115,6 +115,7 @@ type appendArgs struct {
 	maxBlock time.Duration // the wait for memory ends at at+maxBlock
 	block    bool          // wait for memory (false: TrySend)
 	urgent   bool          // a caller waits synchronously: do not linger
+	hooked   hookedRec     // kept for the ack hooks; zero without them
 }
 
 // appendResult tells Send where the record went.
@@ -193,6 +194,9 @@ func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs)
 	rb.b.Append(r.ts, r.key, r.val, r.headers)
 	idx := int32(len(rb.recs))
 	rb.addRec(r.cb, r.ts, r.at)
+	if r.hooked.rec != nil {
+		rb.hooked = append(rb.hooked, r.hooked)
+	}
 	res := appendResult{fut: Future{res: rb.res, idx: idx, ts: r.ts}, bytes: size}
 	if r.urgent {
 		p.urgent = true

@@ -24,6 +24,7 @@ import (
 type completer struct {
 	acc          *accumulator
 	interceptors []Interceptor
+	hooks        *hookRunner
 	log          *slog.Logger // nil: silent
 	m            *metrics
 
@@ -38,8 +39,8 @@ type completer struct {
 	stopped chan struct{}
 }
 
-func newCompleter(acc *accumulator, interceptors []Interceptor, log *slog.Logger, m *metrics) *completer {
-	c := &completer{acc: acc, interceptors: interceptors, log: log, m: m,
+func newCompleter(acc *accumulator, interceptors []Interceptor, hooks *hookRunner, log *slog.Logger, m *metrics) *completer {
+	c := &completer{acc: acc, interceptors: interceptors, hooks: hooks, log: log, m: m,
 		signal: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.run()
 	return c
@@ -47,7 +48,9 @@ func newCompleter(acc *accumulator, interceptors []Interceptor, log *slog.Logger
 
 // needed reports whether rb has anything to run; if not, the sender finishes
 // it at once.
-func (c *completer) needed(rb *recBatch) bool { return rb.hasCB || len(c.interceptors) > 0 }
+func (c *completer) needed(rb *recBatch) bool {
+	return rb.hasCB || len(c.interceptors) > 0 || len(rb.hooked) > 0
+}
 
 func (c *completer) push(rb *recBatch) {
 	c.mu.Lock()
@@ -92,7 +95,7 @@ func (c *completer) onGoroutine() bool {
 	return id != 0 && id == goid()
 }
 
-// answer calls every record's interceptors and callback with its outcome.
+// answer calls every record's ack hooks, interceptors and callback with its outcome.
 // A panic in one of them skips only that call.
 func (c *completer) answer(rb *recBatch) {
 	i, step := 0, 0
@@ -104,7 +107,8 @@ func (c *completer) answer(rb *recBatch) {
 }
 
 // answerFrom makes the calls of rb's records from record i, call step on
-// (steps 0..len(interceptors)-1 are the interceptors, then the callback).
+// (the ack hooks first when the record has them, then the interceptors,
+// then the callback).
 // It returns len(rb.recs) when done; after a recovered panic it returns the
 // position just past the call that panicked, so the caller resumes there
 // and no call is made twice.
@@ -115,7 +119,11 @@ func (c *completer) answerFrom(rb *recBatch, i, step int) (ni, nstep int) {
 			c.recovered(v, rb, ni, nstep)
 		}
 	}()
-	nics := len(c.interceptors)
+	nacks := 0
+	if len(rb.hooked) > 0 {
+		nacks = len(c.hooks.ack)
+	}
+	nics := nacks + len(c.interceptors) // calls before the callback
 	for ; ni < len(rb.recs); ni, nstep = ni+1, 0 {
 		r := &rb.recs[ni]
 		if r.cb == nil && nics == 0 {
@@ -128,9 +136,15 @@ func (c *completer) answerFrom(rb *recBatch, i, step int) (ni, nstep int) {
 			continue
 		}
 		md, err := rb.res.metadata(int32(ni), rb.recTS(ni))
-		for nstep < nics {
-			ic := c.interceptors[nstep]
+		for nstep < nacks {
+			h := rb.hooked[ni]
+			ah := c.hooks.ack[nstep]
 			nstep++ // past this call before it is made: a panic resumes after it
+			ah.OnAck(h.ctx, h.rec, md, err, time.Duration(rb.answeredAt-rb.recAt(ni)))
+		}
+		for nstep < nics {
+			ic := c.interceptors[nstep-nacks]
+			nstep++
 			ic.OnAcknowledgement(md, err)
 		}
 		if nstep == nics {
@@ -151,8 +165,15 @@ func (c *completer) recovered(v any, rb *recBatch, idx, step int) {
 		return
 	}
 	what := "callback"
-	if step <= len(c.interceptors) {
-		what = fmt.Sprintf("interceptor %d (OnAcknowledgement)", step-1)
+	nacks := 0
+	if len(rb.hooked) > 0 {
+		nacks = len(c.hooks.ack)
+	}
+	switch {
+	case step <= nacks:
+		what = fmt.Sprintf("hook %T (OnAck)", c.hooks.ack[step-1])
+	case step <= nacks+len(c.interceptors):
+		what = fmt.Sprintf("interceptor %d (OnAcknowledgement)", step-nacks-1)
 	}
 	c.log.Error("kprod: recovered a panic in a "+what+"; the record is not answered again and the producer carries on",
 		"panic", fmt.Sprint(v), "topic", rb.res.topic, "partition", rb.res.partition, "record", idx,

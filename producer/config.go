@@ -87,6 +87,7 @@ type config struct {
 
 	logger       *slog.Logger
 	interceptors []Interceptor
+	hooks        hooks
 
 	// deferred holds errors found while applying options (WithProperties),
 	// reported by New, all of them.
@@ -287,6 +288,22 @@ func WithLogger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
 // WithInterceptors adds interceptors, called in order (Java interceptor.classes).
 func WithInterceptors(is ...Interceptor) Opt {
 	return func(c *config) { c.interceptors = append(c.interceptors, is...) }
+}
+
+// WithHooks installs hooks (see Hook), called in the order given, after
+// those of earlier WithHooks options; nil hooks are skipped. A value that
+// implements none of the hook interfaces fails New with ErrInvalidConfig.
+func WithHooks(hs ...Hook) Opt {
+	return func(c *config) {
+		for _, h := range hs {
+			if h == nil {
+				continue
+			}
+			if err := c.hooks.add(h); err != nil {
+				c.deferred = append(c.deferred, configError("WithHooks", "%v", err))
+			}
+		}
+	}
 }
 
 // validate checks the settings together and settles idempotence as Java does:

@@ -197,6 +197,10 @@ func (s *sender) adoptID(id idempotence.ID, txnEnded bool) {
 	switch {
 	case reset:
 		s.m.pidResets.Add(1)
+		if len(s.hooks.pid) > 0 {
+			s.hooks.pidReset(ProducerIDReset{ProducerID: id.ProducerID, Epoch: id.Epoch,
+				PrevProducerID: old.ProducerID, PrevEpoch: old.Epoch})
+		}
 		s.logf(slog.LevelWarn, "producer took a new epoch; sequences restart at 0", "producer_id", id.ProducerID, "epoch", id.Epoch)
 	case !old.Valid():
 		s.logf(slog.LevelInfo, "idempotent producer ready", "producer_id", id.ProducerID, "epoch", id.Epoch)

@@ -23,6 +23,7 @@ type Metrics struct {
 	BufferBytesInUse     int64 // buffer.memory lent to batches now
 	BufferBytesAvailable int64
 
+	RequestsInFlight  int64         // produce requests written and not yet answered
 	RequestLatencyAvg time.Duration // produce request write → response
 	RequestLatencyMax time.Duration
 
@@ -46,6 +47,7 @@ type Metrics struct {
 type metrics struct {
 	recordsSent, recordsFailed, recordsRetried atomic.Int64
 	batchesSent, requestsSent                  atomic.Int64
+	requestsInFlight                           atomic.Int64
 	batchRecords                               atomic.Int64 // records in sent batches
 	bytesWritten, bytesRaw                     atomic.Int64
 	reqLatencySum, reqLatencyCount             atomic.Int64
@@ -80,6 +82,7 @@ func (m *metrics) snapshot(pool *bufferPool) Metrics {
 		RecordsRetried:   m.recordsRetried.Load(),
 		BatchesSent:      m.batchesSent.Load(),
 		RequestsSent:     m.requestsSent.Load(),
+		RequestsInFlight: m.requestsInFlight.Load(),
 		ProducerIDResets: m.pidResets.Load(),
 		CallbackPanics:   m.callbackPanics.Load(),
 		CallbacksSkipped: m.callbacksSkipped.Load(),

@@ -28,6 +28,7 @@ type Producer struct {
 	m      metrics
 	sticky *partitioner.Sticky
 	txn    *transaction // nil without a transactional id
+	hooks  *hookRunner
 
 	closing   atomic.Bool
 	closeDone chan struct{}
@@ -64,6 +65,11 @@ func New(opts ...Opt) (*Producer, error) {
 			BatchSize: cfg.batchSize, Adaptive: cfg.adaptive, AvailabilityTimeout: cfg.availabilityTimeout,
 		})
 	}
+	p.hooks = &hookRunner{hooks: cfg.hooks, log: cfg.logger, m: &p.m}
+	var observer wire.Observer
+	if len(cfg.hooks.request) > 0 {
+		observer = p.hooks
+	}
 	// The mailbox comes first: every part below wakes the sender through it.
 	mb := newMailbox()
 	p.bufs = newBufferPool(cfg.bufferMemory, max(cfg.batchSize, min(cfg.maxRequestSize, 64*cfg.batchSize)))
@@ -77,6 +83,7 @@ func New(opts ...Opt) (*Producer, error) {
 		ReconnectBackoff:    cfg.reconnectBackoff,
 		ReconnectBackoffMax: cfg.reconnectBackoffMax,
 		IdleTimeout:         cfg.connMaxIdle,
+		Observer:            observer,
 		Logger:              cfg.logger,
 		OnChange:            mb.wake,
 	}, cfg.brokers)
@@ -92,9 +99,9 @@ func New(opts ...Opt) (*Producer, error) {
 		Logger:          cfg.logger,
 		OnUpdate:        mb.wake,
 	})
-	p.cbs = newCompleter(p.acc, cfg.interceptors, cfg.logger, &p.m)
+	p.cbs = newCompleter(p.acc, cfg.interceptors, p.hooks, cfg.logger, &p.m)
 	p.txn = newTransaction(cfg, conns)
-	p.s = newSender(cfg, p.acc, p.bufs, conns, p.md, p.cbs, &p.m, mb, p.txn, p.sticky)
+	p.s = newSender(cfg, p.acc, p.bufs, conns, p.md, p.cbs, &p.m, mb, p.txn, p.sticky, p.hooks)
 	go p.s.run()
 	return p, nil
 }
@@ -125,38 +132,42 @@ func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, e
 
 func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, urgent bool) Future {
 	if rec == nil {
-		return p.failSend(nil, cb, recordError("nil record"))
+		return p.failSend(nil, nil, cb, recordError("nil record"), 0)
 	}
 	for _, ic := range p.cfg.interceptors {
 		if r := ic.OnSend(rec); r != nil {
 			rec = r
 		}
 	}
+	start := nanotime() // one clock read per record: timestamps, latency and max.block all derive from it
+	hctx := ctx         // what the send hooks return, for the ack hooks
+	if len(p.hooks.send) > 0 {
+		hctx = p.hooks.onSend(ctx, rec)
+	}
 	if p.closing.Load() {
-		return p.failSend(rec, cb, ErrClosed)
+		return p.failSend(hctx, rec, cb, ErrClosed, start)
 	}
 	if ep := p.s.life.fatalErr.Load(); ep != nil {
-		return p.failSend(rec, cb, *ep)
+		return p.failSend(hctx, rec, cb, *ep, start)
 	}
 	if p.txn != nil {
 		if st := p.txn.machine.State(); st != txn.InTransaction {
-			return p.failSend(rec, cb, p.stateError(st, "Send"))
+			return p.failSend(hctx, rec, cb, p.stateError(st, "Send"), start)
 		}
 	}
 	if !rec.PinPartition && rec.Partition != 0 {
-		return p.failSend(rec, cb, recordError("Partition is %d but PinPartition is false: set PinPartition to send to that partition, or leave Partition 0 to let the partitioner choose", rec.Partition))
+		return p.failSend(hctx, rec, cb, recordError("Partition is %d but PinPartition is false: set PinPartition to send to that partition, or leave Partition 0 to let the partitioner choose", rec.Partition), start)
 	}
 	// The same rule with warm and cold metadata: a ctx that already ended
 	// refuses the record before anything is appended.
 	if err := ctx.Err(); err != nil {
-		return p.failSend(rec, cb, fmt.Errorf("producer: Send called with an ended context: %w", err))
+		return p.failSend(hctx, rec, cb, fmt.Errorf("producer: Send called with an ended context: %w", err), start)
 	}
-	start := nanotime() // one clock read per record: timestamps, latency and max.block all derive from it
 	t := p.md.Topic(rec.Topic)
 	if t == nil || len(t.Partitions) == 0 {
 		var err error
 		if t, err = p.waitTopic(ctx, rec.Topic, start); err != nil {
-			return p.failSend(rec, cb, err)
+			return p.failSend(hctx, rec, cb, err, start)
 		}
 	}
 	t.MarkUsed() // keeps the topic in the refreshes (metadata.max.idle)
@@ -164,11 +175,11 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	tp := p.acc.topic(rec.Topic)
 	part, sticky, err := p.choosePartition(rec, tp, t, n)
 	if err != nil {
-		return p.failSend(rec, cb, err)
+		return p.failSend(hctx, rec, cb, err, start)
 	}
 	if len(rec.Headers) > 0 || len(rec.Key)+len(rec.Value) > p.cfg.maxRequestSize-batch.MaxHeaderlessOverhead {
 		if size := batch.EstimateSize(rec.Key, rec.Value, rec.Headers); size > p.cfg.maxRequestSize {
-			return p.failSend(rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize))
+			return p.failSend(hctx, rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize), start)
 		}
 	}
 	ts := wallMillis(start)
@@ -177,6 +188,9 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	}
 	args := appendArgs{ts: ts, key: rec.Key, val: rec.Value, headers: rec.Headers, cb: cb,
 		at: start, maxBlock: p.cfg.maxBlock, block: block, urgent: urgent}
+	if len(p.hooks.ack) > 0 {
+		args.hooked = hookedRec{ctx: hctx, rec: rec}
+	}
 	res, err := p.acc.append(ctx, tp.partition(p.acc, part), &args)
 	if err != nil {
 		switch {
@@ -185,7 +199,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 		case errors.Is(err, ErrBufferFull):
 			err = fmt.Errorf("%w: %d of %d bytes in use", ErrBufferFull, p.bufs.inUse(), p.bufs.total)
 		}
-		return p.failSend(rec, cb, err)
+		return p.failSend(hctx, rec, cb, err, start)
 	}
 	if sticky {
 		tp.sticky.OnAppend(part, tp.wireBytes(p.acc, res.bytes), res.full, n, t.Available)
@@ -268,8 +282,10 @@ func checkTopicName(topic string) error {
 	return nil
 }
 
-// failSend answers a record that never reached a batch.
-func (p *Producer) failSend(rec *Record, cb Callback, err error) Future {
+// failSend answers a record that never reached a batch. hctx is what the
+// send hooks returned, nil when they did not see the record; start is when
+// Send began (0: unknown).
+func (p *Producer) failSend(hctx context.Context, rec *Record, cb Callback, err error, start int64) Future {
 	if p.txn != nil && p.txn.machine.State() == txn.InTransaction {
 		// A record of the transaction is missing: it must not commit.
 		p.txn.machine.Fail(fmt.Errorf("%w: a record was refused: %w", ErrAbortable, err), false)
@@ -277,6 +293,9 @@ func (p *Producer) failSend(rec *Record, cb Callback, err error) Future {
 	res := failedResult(rec, err)
 	md, _ := res.metadata(0, -1)
 	p.m.recordsFailed.Add(1)
+	if hctx != nil && len(p.hooks.ack) > 0 {
+		p.hooks.onAckNow(hctx, rec, md, err, start)
+	}
 	for _, ic := range p.cfg.interceptors {
 		ic.OnAcknowledgement(md, err)
 	}

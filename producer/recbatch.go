@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ type recBatch struct {
 	finished  bool   // compressed and its header written: it may go out
 	finishErr error  // finishing failed (the batch is failed)
 	hasCB     bool   // some record has a callback
+	// hooked holds each record's send-hook context and the record itself,
+	// parallel to recs, when ack hooks are installed; empty otherwise.
+	hooked []hookedRec
 
 	// ---- sender goroutine only ----
 	attempts int
@@ -51,6 +55,15 @@ type recBatch struct {
 
 	// split records the parent this batch was carved from (MESSAGE_TOO_LARGE).
 	split *splitLink
+	// answeredAt is when the batch was answered (nanotime), for the ack
+	// hooks' latency.
+	answeredAt int64
+}
+
+// hookedRec is what the ack hooks receive of a record besides its outcome.
+type hookedRec struct {
+	ctx context.Context
+	rec *Record
 }
 
 // recInfo is what a record needs to be answered: 16 bytes, since a full
@@ -158,8 +171,9 @@ func (a *accumulator) newRecBatch(p *partition, buf []byte, reserved int, now ti
 // buffer pool already.
 func (a *accumulator) recycle(rb *recBatch) {
 	clear(rb.recs)
-	recs := rb.recs[:0]
-	*rb = recBatch{recs: recs} // the builder is Reset with a buffer when reused
+	clear(rb.hooked)
+	recs, hooked := rb.recs[:0], rb.hooked[:0]
+	*rb = recBatch{recs: recs, hooked: hooked} // the builder is Reset with a buffer when reused
 	a.spare.put(rb)
 }
 

@@ -83,6 +83,7 @@ func (s *sender) send(conn *wire.Conn, ir *inflightReq) {
 		s.m.bytesRaw.Add(int64(rb.b.Len()))
 	}
 	s.m.requestsSent.Add(1)
+	s.m.requestsInFlight.Add(1)
 	s.m.batchesSent.Add(int64(len(ir.batches)))
 	s.m.batchRecords.Add(int64(records))
 	ir.sentAt = time.Now()

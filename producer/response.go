@@ -20,6 +20,7 @@ import (
 func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) {
 	now := time.Now()
 	s.m.requestDone(now.Sub(ir.sentAt))
+	s.m.requestsInFlight.Add(-1)
 	for _, rb := range ir.batches {
 		rb.part.answered(rb)
 		s.inflight--
@@ -33,6 +34,9 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 	}
 	if resp == nil { // acks=0: written, nothing more will be heard
 		for _, rb := range ir.batches {
+			if len(s.hooks.batch) > 0 {
+				s.hooks.batchWritten(rb, -1, ir.node, Compression(s.cfg.codec))
+			}
 			s.complete(rb, -1, -1, nil)
 		}
 		return
@@ -47,6 +51,9 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 		perr := kerr.ErrorForCode(part.ErrorCode)
 		if perr == nil {
 			rb.part.acknowledged(rb)
+			if len(s.hooks.batch) > 0 {
+				s.hooks.batchWritten(rb, part.BaseOffset, ir.node, Compression(s.cfg.codec))
+			}
 			s.complete(rb, part.BaseOffset, part.LogAppendTime, nil)
 			continue
 		}
@@ -110,7 +117,7 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 			if errors.Is(err, kerr.OutOfOrderSequenceNumber) {
 				// Expected while an earlier batch is being retried: not a
 				// broker problem, and no attempt used up.
-				s.requeue(rb, now, false)
+				s.requeue(rb, now, false, err)
 				return
 			}
 		}
@@ -160,7 +167,7 @@ func (s *sender) sequenceError(rb *recBatch, err error, now time.Time) {
 	}
 	s.requestEpoch(rb, fmt.Sprintf("sequence error: %v", err))
 	rb.maybeApplied = false
-	s.requeue(rb, now, false)
+	s.requeue(rb, now, false, err)
 }
 
 // earlierUnresolved reports whether a batch of rb's partition that went out
@@ -211,16 +218,20 @@ func (s *sender) retryLater(rb *recBatch, err error, now time.Time) {
 	case !now.Add(wait).Before(rb.created.Add(s.cfg.deliveryTimeout)):
 		s.fail(rb, fmt.Errorf("%w: %v passed (last error: %w)", ErrDeliveryTimeout, s.cfg.deliveryTimeout, err))
 	default:
-		s.requeue(rb, now.Add(wait), true)
+		s.requeue(rb, now.Add(wait), true, err)
 	}
 }
 
 // requeue puts rb back into its partition's queue, ahead of every batch made
-// after it, to go out again at 'at'.
-func (s *sender) requeue(rb *recBatch, at time.Time, attempt bool) {
+// after it, to go out again at 'at'. why is the error that sends it back
+// (nil for the parts of a split batch, which were never sent).
+func (s *sender) requeue(rb *recBatch, at time.Time, attempt bool, why error) {
 	s.m.recordsRetried.Add(int64(rb.numRecords()))
 	if attempt {
 		rb.attempts++
+	}
+	if why != nil && len(s.hooks.retry) > 0 {
+		s.hooks.retried(rb, why)
 	}
 	rb.retryAt = at
 	s.acc.requeue(rb)
@@ -261,7 +272,8 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 	} else {
 		s.m.recordsSent.Add(n)
 	}
-	s.m.recordLatencies(rb, nanotime())
+	rb.answeredAt = nanotime()
+	s.m.recordLatencies(rb, rb.answeredAt)
 	res := rb.res
 	res.baseOffset, res.logAppendTime, res.err = baseOffset, logAppendTime, err
 	if err != nil {

@@ -93,6 +93,38 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
+// countingHook is the least a hook can do: count sends and answers.
+type countingHook struct{ sends, acks atomic.Int64 }
+
+func (h *countingHook) OnSend(ctx context.Context, _ *producer.Record) context.Context {
+	h.sends.Add(1)
+	return ctx
+}
+
+func (h *countingHook) OnAck(context.Context, *producer.Record, producer.RecordMetadata, error, time.Duration) {
+	h.acks.Add(1)
+}
+
+// BenchmarkSendHooked is BenchmarkSend (unkeyed) with a send and an ack
+// hook installed: what hooks cost per record, next to BenchmarkSend's
+// figure for none.
+func BenchmarkSendHooked(b *testing.B) {
+	h := new(countingHook)
+	p := newBenchProducer(b, 3, producer.WithHooks(h))
+	ctx := context.Background()
+	rec := &producer.Record{Topic: benchTopic, Value: benchValue(100)}
+	b.SetBytes(100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Send(ctx, rec, nil)
+	}
+	flushBench(b, p)
+	if s, a := h.sends.Load(), h.acks.Load(); s < int64(b.N) || a != s {
+		b.Fatalf("%d sends, %d acks for %d records", s, a, b.N)
+	}
+}
+
 // BenchmarkSendParallel is BenchmarkSend from GOMAXPROCS goroutines at once:
 // unkeyed records share the sticky partition (and its lock); keyed records
 // spread over the partitions.

@@ -39,6 +39,7 @@ type sender struct {
 	md    *metadata.Client
 	cbs   *completer
 	m     *metrics
+	hooks *hookRunner
 	log   *slog.Logger
 	mb    *mailbox
 	txn   *transaction // nil without a transactional id
@@ -65,8 +66,8 @@ type lifecycle struct {
 }
 
 func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool, md *metadata.Client, cbs *completer,
-	m *metrics, mb *mailbox, t *transaction, sticky *partitioner.Sticky) *sender {
-	s := &sender{cfg: cfg, acc: acc, bufs: bufs, conns: conns, md: md, cbs: cbs, m: m, log: cfg.logger, mb: mb, txn: t,
+	m *metrics, mb *mailbox, t *transaction, sticky *partitioner.Sticky, hooks *hookRunner) *sender {
+	s := &sender{cfg: cfg, acc: acc, bufs: bufs, conns: conns, md: md, cbs: cbs, m: m, hooks: hooks, log: cfg.logger, mb: mb, txn: t,
 		ids: producerID{id: idempotence.None}, avail: newAvailability(cfg, sticky), byNode: make(map[int32][]*partition)}
 	s.life.stopped = make(chan struct{})
 	s.life.ctx, s.life.cancel = context.WithCancel(context.Background())

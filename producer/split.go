@@ -47,6 +47,9 @@ func (s *sender) split(rb *recBatch) {
 		}
 		cur.b.Append(r.Timestamp, r.Key, r.Value, r.Headers)
 		cur.addRec(rb.recs[i].cb, rb.recTS(i), rb.recAt(i)) // a part spans less than its parent: the times fit
+		if len(rb.hooked) > 0 {
+			cur.hooked = append(cur.hooked, rb.hooked[i])
+		}
 		idx := int32(i)
 		if originIdx != nil {
 			idx = originIdx[i]
@@ -69,13 +72,13 @@ func (s *sender) split(rb *recBatch) {
 	for _, part := range parts {
 		part.finishErr = part.b.Finish(s.acc.comp)
 		part.finished = true
-		s.requeue(part, time.Time{}, false)
+		s.requeue(part, time.Time{}, false, nil)
 	}
 	if s.cfg.idempotence && rb.seq >= 0 {
 		s.requestEpoch(rb, "a batch was split and its parts need sequences of their own")
 	}
 	s.bufs.release(rb.b.Buffer(), rb.reserved)
 	s.acc.flushes.done(rb.gen)
-	rb.recs = rb.recs[:0]
+	rb.recs, rb.hooked = rb.recs[:0], rb.hooked[:0]
 	s.acc.recycle(rb)
 }

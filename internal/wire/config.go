@@ -78,6 +78,10 @@ type Config struct {
 	// finishes, a connection dies or a reconnect backoff ends, so the
 	// producer's sender can re-check readiness. It must not block.
 	OnChange func()
+
+	// Observer, when set, sees every request written and every answer
+	// (hooks); nil costs nothing per request.
+	Observer Observer
 }
 
 // settings is a validated Config with defaults applied and lookup tables
@@ -98,6 +102,7 @@ type settings struct {
 	idle            time.Duration // <= 0: never close idle connections
 	log             *slog.Logger
 	onChange        func()
+	observer        Observer
 }
 
 func newSettings(cfg *Config) (*settings, error) {
@@ -119,6 +124,7 @@ func newSettings(cfg *Config) (*settings, error) {
 		idle:            cfg.IdleTimeout,
 		log:             cfg.Logger,
 		onChange:        cfg.OnChange,
+		observer:        cfg.Observer,
 	}
 	switch {
 	case cfg.DialTimeout < 0:

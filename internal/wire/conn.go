@@ -21,6 +21,7 @@ import (
 // A Conn is safe for concurrent use. It is created by Dial (or by a Pool)
 // and is dead once Done is closed; it never reconnects.
 type Conn struct {
+	node     int32 // broker node id; negative for a seed or a lone Dial
 	addr     string
 	set      *settings
 	nc       net.Conn      // TLS-wrapped when configured
@@ -58,8 +59,9 @@ type Conn struct {
 	exited   chan struct{} // closed when the reader goroutine returned
 }
 
-func newConn(addr string, set *settings, nc net.Conn) *Conn {
+func newConn(node int32, addr string, set *settings, nc net.Conn) *Conn {
 	c := &Conn{
+		node:   node,
 		addr:   addr,
 		set:    set,
 		nc:     nc,
@@ -177,6 +179,9 @@ func (c *Conn) SendInto(req kmsg.Request, resp kmsg.Response, timeout time.Durat
 	bp := getFrame()
 	frame := appendFrame(c.set.formatter, (*bp)[:0], req, 0)
 	*bp = frame
+	if obs := c.set.observer; obs != nil {
+		done = c.observe(obs, key, len(frame), noResponse, done)
+	}
 
 	c.wmu.Lock()
 	start := time.Now()

@@ -28,13 +28,14 @@ func Dial(ctx context.Context, addr string, cfg *Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dial(ctx, addr, set, nil)
+	return dial(ctx, -1, addr, set, nil)
 }
 
 // pastDeadline aborts blocked socket calls when set as a deadline.
 var pastDeadline = time.Unix(1, 0)
 
-func dial(ctx context.Context, addr string, set *settings, onDead func(*Conn)) (*Conn, error) {
+// dial connects to node's address; node is -1 for a connection outside a pool.
+func dial(ctx context.Context, node int32, addr string, set *settings, onDead func(*Conn)) (*Conn, error) {
 	host, err := splitAddr(addr)
 	if err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func dial(ctx context.Context, addr string, set *settings, onDead func(*Conn)) (
 	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(pastDeadline) })
 
-	c := newConn(addr, set, nc)
+	c := newConn(node, addr, set, nc)
 	err = c.handshake(ctx, host)
 	if !stop() && err == nil {
 		err = fmt.Errorf("wire: dial %s: %w", addr, ctx.Err())

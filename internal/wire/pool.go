@@ -310,7 +310,7 @@ func (p *Pool) backoffEnded() {
 
 func (p *Pool) runDial(ep *endpoint, purpose Purpose) {
 	defer p.wg.Done()
-	c, err := dial(p.ctx, ep.addr, p.set, func(dead *Conn) { p.connDied(ep, purpose, dead) })
+	c, err := dial(p.ctx, ep.id, ep.addr, p.set, func(dead *Conn) { p.connDied(ep, purpose, dead) })
 	now := time.Now()
 
 	p.mu.Lock()
