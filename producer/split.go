@@ -79,6 +79,5 @@ func (s *sender) split(rb *recBatch) {
 	}
 	s.bufs.release(rb.b.Buffer(), rb.reserved)
 	s.acc.flushes.done(rb.gen)
-	rb.recs, rb.hooked = rb.recs[:0], rb.hooked[:0]
-	s.acc.recycle(rb)
+	s.acc.recycle(rb) // clears recs and hooked: the parts hold their callbacks and hooked records now
 }
