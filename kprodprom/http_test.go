@@ -30,6 +30,11 @@ func TestScrapeOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// SendSync returns when the record's Future resolves, which may be just
+	// before its ack hooks run; Flush returns after them.
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	m.OnRetry(producer.Retry{Topic: "events", Records: 1}) // so the retry series exists too
 
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
