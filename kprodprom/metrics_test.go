@@ -530,3 +530,44 @@ func TestConcurrentNewTopics(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokerAnswersResetAndFail: an UNKNOWN_PRODUCER_ID answer makes the
+// idempotent producer take a new epoch and send the record again; an
+// INVALID_RECORD answer fails the record. Both show, as the producer
+// itself counts them.
+func TestBrokerAnswersResetAndFail(t *testing.T) {
+	c := producertest.NewCluster(t, producertest.WithTopic("ledger", 1), producertest.NumBrokers(1))
+	m := kprodprom.New()
+	p := newProducer(t, c, m)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := p.SendSync(ctx, &producer.Record{Topic: "ledger", Value: []byte("first")}); err != nil {
+		t.Fatal(err)
+	}
+	c.FailNextProduce("ledger", 1, kerr.UnknownProducerID)
+	if _, err := p.SendSync(ctx, &producer.Record{Topic: "ledger", Value: []byte("resent")}); err != nil {
+		t.Fatalf("record resent under a new epoch: %v", err)
+	}
+	c.FailNextProduce("ledger", 1, kerr.InvalidRecord)
+	if _, err := p.SendSync(ctx, &producer.Record{Topic: "ledger", Value: []byte("refused")}); !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("refused record: %v, want InvalidRecord", err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fams := families(t, reg)
+	pm := p.Metrics()
+	if pm.ProducerIDResets == 0 {
+		t.Fatalf("the producer took no new epoch")
+	}
+	if got := value(t, fams, "kprod_producer_id_resets_total"); got != float64(pm.ProducerIDResets) {
+		t.Errorf("producer_id_resets_total = %v, the producer counted %d", got, pm.ProducerIDResets)
+	}
+	if got := value(t, fams, "kprod_records_failed_total", "topic=ledger"); got != 1 {
+		t.Errorf("records_failed_total{ledger} = %v, want 1", got)
+	}
+	if got := value(t, fams, "kprod_records_sent_total", "topic=ledger"); got != 2 {
+		t.Errorf("records_sent_total{ledger} = %v, want 2", got)
+	}
+}
