@@ -21,26 +21,28 @@ func BenchmarkOnAck(b *testing.B) {
 	ctx := context.Background()
 	rec := &producer.Record{Topic: "orders", Key: []byte("key"), Value: make([]byte, 100),
 		Headers: []producer.Header{{Key: "trace", Value: make([]byte, 16)}}}
-	md := producer.RecordMetadata{Topic: "orders", Partition: 2, Offset: 1}
-	m.OnAck(ctx, rec, md, nil, time.Millisecond)
+	acked := producer.Ack{Record: rec, Metadata: producer.RecordMetadata{Topic: "orders", Partition: 2, Offset: 1},
+		Latency: 3 * time.Millisecond, Size: 130}
+	m.OnAck(ctx, acked)
 	b.Run("acked", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			m.OnAck(ctx, rec, md, nil, 3*time.Millisecond)
+			m.OnAck(ctx, acked)
 		}
 	})
 	b.Run("failed", func(b *testing.B) {
-		err := errors.New("boom")
+		failed := acked
+		failed.Err = errors.New("boom")
 		b.ReportAllocs()
 		for b.Loop() {
-			m.OnAck(ctx, rec, md, err, 3*time.Millisecond)
+			m.OnAck(ctx, failed)
 		}
 	})
 	b.Run("acked-parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				m.OnAck(ctx, rec, md, nil, 3*time.Millisecond)
+				m.OnAck(ctx, acked)
 			}
 		})
 	})

@@ -21,7 +21,7 @@
 //	name                                   type       labels       what
 //	kprod_records_sent_total               counter    topic        records acknowledged by the brokers
 //	kprod_records_failed_total             counter    topic        records answered with an error: refused by Send, or not delivered
-//	kprod_record_bytes_sent_total          counter    topic        key + value + header bytes of acknowledged records
+//	kprod_record_bytes_sent_total          counter    topic        encoded bytes of acknowledged records (uncompressed)
 //	kprod_send_ack_latency_seconds         histogram  topic        Send → acknowledgement of each acknowledged record
 //	kprod_records_retried_total            counter    topic        records in batches sent again after a retriable error
 //	kprod_batches_written_total            counter    topic        batches acknowledged by the brokers

@@ -66,7 +66,7 @@ func Example() {
 	}
 	// Output:
 	// kprod_buffer_bytes_in_use 0
-	// kprod_record_bytes_sent_total{topic="orders"} 21
+	// kprod_record_bytes_sent_total{topic="orders"} 42
 	// kprod_records_failed_total{topic="orders"} 0
 	// kprod_records_retried_total{topic="orders"} 0
 	// kprod_records_sent_total{topic="orders"} 3
@@ -132,8 +132,8 @@ func ExampleNew() {
 	reg.MustRegister(m)
 
 	// The hooks are plain methods: a producer calls them; here the example does.
-	m.OnAck(context.Background(), &producer.Record{Topic: "carts", Value: []byte("c-1")},
-		producer.RecordMetadata{Topic: "carts", Offset: 41}, nil, 12*time.Millisecond)
+	m.OnAck(context.Background(), producer.Ack{
+		Metadata: producer.RecordMetadata{Topic: "carts", Offset: 41}, Latency: 12 * time.Millisecond, Size: 10})
 
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
@@ -142,6 +142,6 @@ func ExampleNew() {
 		}
 	}
 	// Output:
-	// checkout_kafka_record_bytes_sent_total 3
+	// checkout_kafka_record_bytes_sent_total 10
 	// checkout_kafka_records_sent_total 1
 }

@@ -2,30 +2,24 @@ package kprodprom
 
 import (
 	"context"
-	"time"
 
 	"github.com/kprod/kprod/producer"
 )
 
-// OnAck counts the record as sent (with its bytes and send→ack latency) or
-// as failed; part of producer.AckHook. It runs once per record, so after a
-// topic's first record it looks up no label and allocates nothing.
-func (m *Metrics) OnAck(_ context.Context, rec *producer.Record, md producer.RecordMetadata, err error, latency time.Duration) {
-	// md.Topic is the producer's copy of rec.Topic, set on every answer.
-	t := m.topic(md.Topic)
-	if err != nil {
+// OnAck counts the record as sent (with its encoded bytes and send→ack
+// latency) or as failed; part of producer.AckHook. It runs once per record,
+// so after a topic's first record it looks up no label and allocates
+// nothing. It reads nothing of the caller's record.
+func (m *Metrics) OnAck(_ context.Context, a producer.Ack) {
+	// Metadata.Topic is the producer's copy of the record's topic.
+	t := m.topic(a.Metadata.Topic)
+	if a.Err != nil {
 		t.failed.Inc()
 		return
 	}
 	t.sent.Inc()
-	t.ackLatency.Observe(latency.Seconds())
-	if rec != nil {
-		n := len(rec.Key) + len(rec.Value)
-		for i := range rec.Headers {
-			n += len(rec.Headers[i].Key) + len(rec.Headers[i].Value)
-		}
-		t.bytes.Add(float64(n))
-	}
+	t.ackLatency.Observe(a.Latency.Seconds())
+	t.bytes.Add(float64(a.Size))
 }
 
 // OnBatchWritten observes an acknowledged batch; part of producer.BatchHook.

@@ -60,7 +60,7 @@ func TestScrapeOverHTTP(t *testing.T) {
 		`# TYPE kprod_records_sent_total counter`,
 		`kprod_records_sent_total{service="checkout",topic="events"} 10`,
 		`kprod_records_failed_total{service="checkout",topic="events"} 0`,
-		`kprod_record_bytes_sent_total{service="checkout",topic="events"} 50`,
+		`kprod_record_bytes_sent_total{service="checkout",topic="events"} 120`,
 		`kprod_records_retried_total{service="checkout",topic="events"} 1`,
 		`# TYPE kprod_send_ack_latency_seconds histogram`,
 		`kprod_send_ack_latency_seconds_count{service="checkout",topic="events"} 10`,

@@ -103,7 +103,7 @@ func New(opts ...Option) *Metrics {
 	m := &Metrics{
 		recordsSent:    counter("records_sent_total", "Records acknowledged by the brokers.", "topic"),
 		recordsFailed:  counter("records_failed_total", "Records answered with an error (refused by Send, or not delivered).", "topic"),
-		recordBytes:    counter("record_bytes_sent_total", "Key, value and header bytes of the acknowledged records.", "topic"),
+		recordBytes:    counter("record_bytes_sent_total", "Encoded size of the acknowledged records before compression: key, value, headers and framing.", "topic"),
 		recordsRetried: counter("records_retried_total", "Records in batches sent again after a retriable error.", "topic"),
 		batchesWritten: counter("batches_written_total", "Batches acknowledged by the brokers.", "topic"),
 		batchRawBytes:  counter("batch_uncompressed_bytes_total", "Bytes of the acknowledged batches before compression.", "topic"),

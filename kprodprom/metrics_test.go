@@ -135,7 +135,8 @@ func sum(fams map[string]*dto.MetricFamily, name string) float64 {
 func TestMetricsMatchWhatTheProducerDid(t *testing.T) {
 	c := producertest.NewCluster(t, producertest.WithTopic("steady", 3), producertest.WithTopic("faulty", 2))
 	m := kprodprom.New()
-	p := newProducer(t, c, m, producer.WithLinger(2*time.Millisecond), producer.WithBatchSize(4<<10))
+	sizes := &sizeHook{t: t, bytes: map[string]int64{}}
+	p := newProducer(t, c, m, producer.WithLinger(2*time.Millisecond), producer.WithBatchSize(4<<10), producer.WithHooks(sizes))
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
 	ctx := testCtx(t, 60*time.Second)
@@ -152,11 +153,8 @@ func TestMetricsMatchWhatTheProducerDid(t *testing.T) {
 	const senders, perSender = 4, 300
 	topics := []string{"steady", "faulty"}
 	var acked, failed [2]atomic.Int64
-	var bytes [2]atomic.Int64
 	acked[0].Store(1) // the warm-up records
 	acked[1].Store(1)
-	bytes[0].Store(4)
-	bytes[1].Store(4)
 	var wg sync.WaitGroup
 	for g := range senders {
 		wg.Go(func() {
@@ -166,17 +164,12 @@ func TestMetricsMatchWhatTheProducerDid(t *testing.T) {
 				if i%7 == 0 {
 					rec.Headers = []producer.Header{{Key: "h", Value: []byte("header")}}
 				}
-				size := int64(len(rec.Key) + len(rec.Value))
-				for _, h := range rec.Headers {
-					size += int64(len(h.Key) + len(h.Value))
-				}
 				p.Send(ctx, rec, func(_ producer.RecordMetadata, err error) {
 					if err != nil {
 						failed[ti].Add(1)
 						return
 					}
 					acked[ti].Add(1)
-					bytes[ti].Add(size)
 				})
 			}
 		})
@@ -222,8 +215,8 @@ func TestMetricsMatchWhatTheProducerDid(t *testing.T) {
 		if got := value(t, fams, "kprod_records_sent_total", lt); got != want {
 			t.Errorf("records_sent_total{%s} = %v, callbacks acknowledged %v", topic, got, want)
 		}
-		if got := value(t, fams, "kprod_record_bytes_sent_total", lt); got != float64(bytes[ti].Load()) {
-			t.Errorf("record_bytes_sent_total{%s} = %v, want %v", topic, got, bytes[ti].Load())
+		if got, want := value(t, fams, "kprod_record_bytes_sent_total", lt), float64(sizes.sum(topic)); got != want {
+			t.Errorf("record_bytes_sent_total{%s} = %v, the acknowledged records' sizes add up to %v", topic, got, want)
 		}
 		if got := hist(t, fams, "kprod_send_ack_latency_seconds", lt).GetSampleCount(); float64(got) != want {
 			t.Errorf("send_ack_latency_seconds{%s} has %d samples, want %v", topic, got, want)
@@ -237,8 +230,8 @@ func TestMetricsMatchWhatTheProducerDid(t *testing.T) {
 		if float64(br.GetSampleCount()) != written || float64(bb.GetSampleCount()) != written || written == 0 {
 			t.Errorf("%s: %d batch_records samples, %d batch_bytes samples, %v batches_written", topic, br.GetSampleCount(), bb.GetSampleCount(), written)
 		}
-		if raw := value(t, fams, "kprod_batch_uncompressed_bytes_total", lt); raw < float64(bytes[ti].Load()) {
-			t.Errorf("%s: batch_uncompressed_bytes_total %v below the records' own %v bytes", topic, raw, bytes[ti].Load())
+		if raw := value(t, fams, "kprod_batch_uncompressed_bytes_total", lt); raw < float64(sizes.sum(topic)) {
+			t.Errorf("%s: batch_uncompressed_bytes_total %v below the records' own %v bytes", topic, raw, sizes.sum(topic))
 		}
 		batches += written
 	}
@@ -432,7 +425,7 @@ func TestOptions(t *testing.T) {
 	labels["service"] = "changed later" // the option took a copy
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
-	m.OnAck(context.Background(), &producer.Record{Topic: "t", Value: []byte("v")}, producer.RecordMetadata{Topic: "t"}, nil, 5*time.Millisecond)
+	m.OnAck(context.Background(), producer.Ack{Metadata: producer.RecordMetadata{Topic: "t"}, Latency: 5 * time.Millisecond})
 	fams := families(t, reg)
 	if fams["kprod_records_sent_total"] != nil {
 		t.Fatalf("default namespace used")
@@ -475,12 +468,13 @@ func TestOnAckAllocatesNothing(t *testing.T) {
 	m := kprodprom.New()
 	ctx := context.Background()
 	rec := &producer.Record{Topic: "orders", Key: []byte("k"), Value: make([]byte, 100), Headers: []producer.Header{{Key: "h", Value: []byte("v")}}}
-	md := producer.RecordMetadata{Topic: "orders", Partition: 1, Offset: 10}
-	failure := errors.New("boom")
-	m.OnAck(ctx, rec, md, nil, time.Millisecond)
+	acked := producer.Ack{Record: rec, Metadata: producer.RecordMetadata{Topic: "orders", Partition: 1, Offset: 10}, Latency: time.Millisecond, Size: 120}
+	failed := acked
+	failed.Err = errors.New("boom")
+	m.OnAck(ctx, acked)
 	if n := testing.AllocsPerRun(1000, func() {
-		m.OnAck(ctx, rec, md, nil, time.Millisecond)
-		m.OnAck(ctx, rec, md, failure, time.Millisecond)
+		m.OnAck(ctx, acked)
+		m.OnAck(ctx, failed)
 	}); n != 0 {
 		t.Errorf("OnAck allocates %v times per record", n)
 	}
@@ -510,7 +504,7 @@ func TestConcurrentNewTopics(t *testing.T) {
 		wg.Go(func() {
 			for i := range topics * each {
 				topic := fmt.Sprintf("t%d", (i+g)%topics)
-				m.OnAck(context.Background(), &producer.Record{Topic: topic}, producer.RecordMetadata{Topic: topic}, nil, time.Millisecond)
+				m.OnAck(context.Background(), producer.Ack{Metadata: producer.RecordMetadata{Topic: topic}, Latency: time.Millisecond})
 				if i%10 == 0 {
 					if _, err := reg.Gather(); err != nil { // scrapes race with the hooks
 						t.Error(err)
@@ -570,4 +564,34 @@ func TestBrokerAnswersResetAndFail(t *testing.T) {
 	if got := value(t, fams, "kprod_records_sent_total", "topic=ledger"); got != 2 {
 		t.Errorf("records_sent_total{ledger} = %v, want 2", got)
 	}
+}
+
+// sizeHook adds up the Size of the acknowledged records per topic, and
+// checks each covers at least the record's key, value and header bytes.
+type sizeHook struct {
+	t     *testing.T
+	mu    sync.Mutex
+	bytes map[string]int64
+}
+
+func (h *sizeHook) OnAck(_ context.Context, a producer.Ack) {
+	if a.Err != nil {
+		return
+	}
+	least := len(a.Record.Key) + len(a.Record.Value)
+	for _, hd := range a.Record.Headers {
+		least += len(hd.Key) + len(hd.Value)
+	}
+	if a.Size < least {
+		h.t.Errorf("Size %d of a record of %d bytes", a.Size, least)
+	}
+	h.mu.Lock()
+	h.bytes[a.Metadata.Topic] += int64(a.Size)
+	h.mu.Unlock()
+}
+
+func (h *sizeHook) sum(topic string) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.bytes[topic]
 }

@@ -195,7 +195,9 @@ func (a *accumulator) tryAppendLocked(p *partition, rb *recBatch, r *appendArgs)
 	idx := int32(len(rb.recs))
 	rb.addRec(r.cb, r.ts, r.at)
 	if r.hooked.rec != nil {
-		rb.hooked = append(rb.hooked, r.hooked)
+		h := r.hooked
+		h.size = size
+		rb.hooked = append(rb.hooked, h)
 	}
 	res := appendResult{fut: Future{res: rb.res, idx: idx, ts: r.ts}, bytes: size}
 	if r.urgent {

@@ -140,7 +140,8 @@ func (c *completer) answerFrom(rb *recBatch, i, step int) (ni, nstep int) {
 			h := rb.hooked[ni]
 			ah := c.hooks.ack[nstep]
 			nstep++ // past this call before it is made: a panic resumes after it
-			ah.OnAck(h.ctx, h.rec, md, err, time.Duration(rb.answeredAt-rb.recAt(ni)))
+			ah.OnAck(h.ctx, Ack{Record: h.rec, Metadata: md, Err: err,
+				Latency: time.Duration(rb.answeredAt - rb.recAt(ni)), Size: h.size})
 		}
 		for nstep < nics {
 			ic := c.interceptors[nstep-nacks]

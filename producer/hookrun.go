@@ -54,18 +54,18 @@ func (h *hookRunner) sendOne(sh SendHook, ctx context.Context, rec *Record) (out
 
 // onAckNow answers the ack hooks of a record refused before Send returned.
 func (h *hookRunner) onAckNow(ctx context.Context, rec *Record, md RecordMetadata, err error, start int64) {
-	latency := time.Duration(0)
+	a := Ack{Record: rec, Metadata: md, Err: err}
 	if start != 0 {
-		latency = time.Duration(nanotime() - start)
+		a.Latency = time.Duration(nanotime() - start)
 	}
 	for _, ah := range h.ack {
-		h.ackOne(ah, ctx, rec, md, err, latency)
+		h.ackOne(ah, ctx, a)
 	}
 }
 
-func (h *hookRunner) ackOne(ah AckHook, ctx context.Context, rec *Record, md RecordMetadata, err error, latency time.Duration) {
+func (h *hookRunner) ackOne(ah AckHook, ctx context.Context, a Ack) {
 	defer h.guard("OnAck", ah)
-	ah.OnAck(ctx, rec, md, err, latency)
+	ah.OnAck(ctx, a)
 }
 
 // batchWritten reports an acknowledged batch. Sender goroutine.

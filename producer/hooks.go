@@ -28,15 +28,30 @@ type SendHook interface {
 }
 
 // AckHook is called once for every record a SendHook saw, with the
-// context the send hooks returned, the record as it was sent, and its
-// outcome: where it was written, or the error that ended its delivery.
-// latency is the time from Send to the answer. It runs on the callback
-// goroutine just before the record's interceptors and callback (on the
-// caller's goroutine for a record refused before Send returned). With an
-// AckHook installed the producer keeps rec until the answer: the caller
-// must not change the record until then.
+// context the send hooks returned and the record's answer. It runs on the
+// callback goroutine just before the record's interceptors and callback
+// (on the caller's goroutine for a record refused before Send returned).
+// A record's Future may resolve, and SendSync return, a moment before its
+// ack hooks run; Flush and Close wait for them.
 type AckHook interface {
-	OnAck(ctx context.Context, rec *Record, md RecordMetadata, err error, latency time.Duration)
+	OnAck(ctx context.Context, a Ack)
+}
+
+// Ack is a record's answer, as an AckHook sees it.
+type Ack struct {
+	// Record is the record given to Send. The producer does not read it
+	// after Send returns, and callers may reuse a record and its slices from
+	// then on: a hook that reads Key, Value or Headers here needs callers
+	// that leave them alone until the answer. Metadata and Size never
+	// depend on the caller.
+	Record   *Record
+	Metadata RecordMetadata // where it was written (Offset -1 when unknown or failed)
+	Err      error          // nil when written
+	Latency  time.Duration  // from Send to the answer
+	// Size is the record's encoded size in its batch before compression
+	// (key, value, headers and framing); 0 for a record refused before it
+	// reached a batch.
+	Size int
 }
 
 // BatchHook is called on the producer's sender goroutine for each batch a

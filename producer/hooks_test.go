@@ -45,10 +45,14 @@ func (h *hookLog) OnSend(ctx context.Context, rec *Record) context.Context {
 	return context.WithValue(ctx, idKey{}, id)
 }
 
-func (h *hookLog) OnAck(ctx context.Context, rec *Record, md RecordMetadata, err error, latency time.Duration) {
+func (h *hookLog) OnAck(ctx context.Context, a Ack) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	rec, md, err, latency := a.Record, a.Metadata, a.Err, a.Latency
 	id := string(rec.Value)
+	if err == nil && a.Size < len(rec.Value) {
+		h.mdWrong++
+	}
 	h.acks[id]++
 	if got, _ := ctx.Value(idKey{}).(string); got != id {
 		h.ctxWrong++
@@ -206,14 +210,12 @@ func TestHooksRefusedRecord(t *testing.T) {
 type panicHook struct{}
 
 func (panicHook) OnSend(context.Context, *Record) context.Context { panic("send") }
-func (panicHook) OnAck(context.Context, *Record, RecordMetadata, error, time.Duration) {
-	panic("ack")
-}
-func (panicHook) OnBatchWritten(BatchWritten)       { panic("batch") }
-func (panicHook) OnRequestSent(RequestSent)         { panic("sent") }
-func (panicHook) OnRequestAnswered(RequestAnswered) { panic("answered") }
-func (panicHook) OnRetry(Retry)                     { panic("retry") }
-func (panicHook) OnProducerIDReset(ProducerIDReset) { panic("reset") }
+func (panicHook) OnAck(context.Context, Ack)                      { panic("ack") }
+func (panicHook) OnBatchWritten(BatchWritten)                     { panic("batch") }
+func (panicHook) OnRequestSent(RequestSent)                       { panic("sent") }
+func (panicHook) OnRequestAnswered(RequestAnswered)               { panic("answered") }
+func (panicHook) OnRetry(Retry)                                   { panic("retry") }
+func (panicHook) OnProducerIDReset(ProducerIDReset)               { panic("reset") }
 
 // TestHooksPanic: hooks that panic everywhere cost neither a record nor
 // the process; the hooks after them still run and the panics are counted.
@@ -290,3 +292,24 @@ func TestHooksSplitBatch(t *testing.T) {
 		t.Fatalf("%d batches written; the batch should have been split", len(h.batches))
 	}
 }
+
+// Both test hooks implement every hook interface: a signature that drifts
+// fails to compile here rather than silently installing less.
+var (
+	_ interface {
+		SendHook
+		AckHook
+		BatchHook
+		RequestHook
+		RetryHook
+		ProducerIDHook
+	} = (*hookLog)(nil)
+	_ interface {
+		SendHook
+		AckHook
+		BatchHook
+		RequestHook
+		RetryHook
+		ProducerIDHook
+	} = panicHook{}
+)

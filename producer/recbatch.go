@@ -62,8 +62,9 @@ type recBatch struct {
 
 // hookedRec is what the ack hooks receive of a record besides its outcome.
 type hookedRec struct {
-	ctx context.Context
-	rec *Record
+	ctx  context.Context
+	rec  *Record
+	size int // encoded size in the batch
 }
 
 // recInfo is what a record needs to be answered: 16 bytes, since a full

@@ -101,9 +101,7 @@ func (h *countingHook) OnSend(ctx context.Context, _ *producer.Record) context.C
 	return ctx
 }
 
-func (h *countingHook) OnAck(context.Context, *producer.Record, producer.RecordMetadata, error, time.Duration) {
-	h.acks.Add(1)
-}
+func (h *countingHook) OnAck(context.Context, producer.Ack) { h.acks.Add(1) }
 
 // BenchmarkSendHooked is BenchmarkSend (unkeyed) with a send and an ack
 // hook installed: what hooks cost per record, next to BenchmarkSend's
