@@ -55,8 +55,7 @@
 //
 // Each topic's series (and each broker's and request kind's) are resolved
 // once, when first seen; after that a record costs a few atomic additions,
-// with no label lookup and no allocation. As with any producer.AckHook,
-// the producer keeps each *producer.Record until it is answered, and the
-// hook reads the lengths of its key, value and headers then: do not change
-// a record, nor its slices, before its callback.
+// with no label lookup and no allocation. It reads nothing of the
+// caller's records (sizes come from producer.Ack.Size), so callers may
+// reuse a record once Send returns, hook or not.
 package kprodprom
