@@ -1,0 +1,225 @@
+package kprodotel
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
+
+	"github.com/kprod/kprod/producer"
+)
+
+// Meter records the producer's metrics: the messaging semantic
+// conventions' messaging.client.sent.messages (records answered, with
+// error.type for failed ones) and messaging.client.operation.duration (Send
+// to answer, in seconds), and kprod's own:
+//
+//	kprod.producer.batch.size        histogram, By: a batch as written (compressed), per topic
+//	kprod.producer.batch.records     histogram, {record}: records per batch, per topic
+//	kprod.producer.request.duration  histogram, s: request sent → answered, per broker and API
+//	kprod.producer.requests.inflight up-down counter, {request}: sent and not yet answered, per broker and API
+//	kprod.producer.retries           counter, {record}: records sent again after a retriable error, per topic
+//	kprod.producer.producer_id.resets counter, {reset}: new producer id or epoch after an error
+//
+// Install it with producer.WithHooks; it is a producer.AckHook, BatchHook,
+// RequestHook, RetryHook and ProducerIDHook and is safe for concurrent use.
+// Attribute sets are made once per topic (and per broker and API) and
+// reused, so a record costs two instrument updates.
+type Meter struct {
+	sent         messagingconv.ClientSentMessages
+	duration     messagingconv.ClientOperationDuration
+	batchBytes   metric.Int64Histogram
+	batchRecords metric.Int64Histogram
+	reqDuration  metric.Float64Histogram
+	inflight     metric.Int64UpDownCounter
+	retries      metric.Int64Counter
+	pidResets    metric.Int64Counter
+
+	clientID attribute.KeyValue // Valid() only when WithClientID was given
+	base     attribute.Set      // system, client id: what every set starts with
+	topics   sync.Map           // topic → *meterTopic
+	failed   sync.Map           // failedKey → attribute.Set
+	requests sync.Map           // requestKey → attribute.Set
+}
+
+var (
+	_ producer.AckHook        = (*Meter)(nil)
+	_ producer.BatchHook      = (*Meter)(nil)
+	_ producer.RequestHook    = (*Meter)(nil)
+	_ producer.RetryHook      = (*Meter)(nil)
+	_ producer.ProducerIDHook = (*Meter)(nil)
+)
+
+// meterTopic holds the attribute sets of one topic.
+type meterTopic struct {
+	ok    attribute.Set // a record answered without error: operation attributes and destination
+	topic attribute.Set // batches and retries: system and destination
+}
+
+type failedKey struct{ topic, errorType string }
+
+type requestKey struct {
+	broker    int32
+	api       string
+	errorType string
+}
+
+// Attribute keys of kprod's own metrics.
+const (
+	attrBrokerID = attribute.Key("kprod.broker.id") // the broker's node id (negative for a bootstrap address)
+	attrAPI      = attribute.Key("kprod.api.name")  // the request's name in the Kafka protocol, "Produce"
+)
+
+// Bucket boundaries: seconds for durations (those the semantic conventions
+// advise for messaging.client.operation.duration), bytes and records for
+// batches.
+var (
+	durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+	bytesBuckets    = []float64{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216}
+	recordsBuckets  = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000}
+)
+
+// NewMeter returns a Meter with its instruments made on the meter
+// provider. It uses WithMeterProvider and WithClientID. An error means an
+// instrument could not be made; the Meter still works, with the
+// instruments that could be (the others record nothing).
+func NewMeter(opts ...Option) (*Meter, error) {
+	c := newConfig(opts)
+	mt := c.mp.Meter(scope, metric.WithSchemaURL(semconv.SchemaURL))
+	m := &Meter{}
+	var errs []error
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	m.sent, err = messagingconv.NewClientSentMessages(mt)
+	note(err)
+	m.duration, err = messagingconv.NewClientOperationDuration(mt, metric.WithExplicitBucketBoundaries(durationBuckets...))
+	note(err)
+	m.batchBytes, err = mt.Int64Histogram("kprod.producer.batch.size", metric.WithUnit("By"),
+		metric.WithDescription("Size of a batch a broker acknowledged, as written (compressed, with the batch header)."),
+		metric.WithExplicitBucketBoundaries(bytesBuckets...))
+	note(err)
+	m.batchRecords, err = mt.Int64Histogram("kprod.producer.batch.records", metric.WithUnit("{record}"),
+		metric.WithDescription("Records in a batch a broker acknowledged."),
+		metric.WithExplicitBucketBoundaries(recordsBuckets...))
+	note(err)
+	m.reqDuration, err = mt.Float64Histogram("kprod.producer.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time from sending a request to a broker to its response or failure."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	note(err)
+	m.inflight, err = mt.Int64UpDownCounter("kprod.producer.requests.inflight", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests sent to a broker and not yet answered."))
+	note(err)
+	m.retries, err = mt.Int64Counter("kprod.producer.retries", metric.WithUnit("{record}"),
+		metric.WithDescription("Records sent again after a retriable error (counted per batch resend)."))
+	note(err)
+	m.pidResets, err = mt.Int64Counter("kprod.producer.producer_id.resets", metric.WithUnit("{reset}"),
+		metric.WithDescription("Times the idempotent or transactional producer took a new producer id or epoch to recover from an error."))
+	note(err)
+
+	base := []attribute.KeyValue{semconv.MessagingSystemKafka}
+	if c.clientID != "" {
+		m.clientID = semconv.MessagingClientID(c.clientID)
+		base = append(base, m.clientID)
+	}
+	m.base = attribute.NewSet(base...)
+	return m, errors.Join(errs...)
+}
+
+// set makes an attribute set of the base attributes and kvs.
+func (m *Meter) set(kvs ...attribute.KeyValue) attribute.Set {
+	all := append(m.base.ToSlice(), kvs...)
+	return attribute.NewSet(all...)
+}
+
+func (m *Meter) topic(name string) *meterTopic {
+	if v, ok := m.topics.Load(name); ok {
+		return v.(*meterTopic)
+	}
+	dest := semconv.MessagingDestinationName(name)
+	mt := &meterTopic{
+		ok:    m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend, dest),
+		topic: m.set(dest),
+	}
+	v, _ := m.topics.LoadOrStore(name, mt)
+	return v.(*meterTopic)
+}
+
+func (m *Meter) failedSet(topic string, err error) attribute.Set {
+	k := failedKey{topic, errorType(err)}
+	if v, ok := m.failed.Load(k); ok {
+		return v.(attribute.Set)
+	}
+	s := m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend,
+		semconv.MessagingDestinationName(topic), semconv.ErrorTypeKey.String(k.errorType))
+	v, _ := m.failed.LoadOrStore(k, s)
+	return v.(attribute.Set)
+}
+
+func (m *Meter) requestSet(broker int32, api string, err error) attribute.Set {
+	k := requestKey{broker: broker, api: api}
+	if err != nil {
+		k.errorType = errorType(err)
+	}
+	if v, ok := m.requests.Load(k); ok {
+		return v.(attribute.Set)
+	}
+	kvs := []attribute.KeyValue{attrBrokerID.Int(int(broker)), attrAPI.String(api)}
+	if err != nil {
+		kvs = append(kvs, semconv.ErrorTypeKey.String(k.errorType))
+	}
+	s := m.set(kvs...)
+	v, _ := m.requests.LoadOrStore(k, s)
+	return v.(attribute.Set)
+}
+
+// OnAck counts the record as sent (with error.type when it failed) and
+// records its Send→answer latency.
+func (m *Meter) OnAck(ctx context.Context, rec *producer.Record, _ producer.RecordMetadata, err error, latency time.Duration) {
+	var set attribute.Set
+	if err == nil {
+		set = m.topic(rec.Topic).ok
+	} else {
+		set = m.failedSet(rec.Topic, err)
+	}
+	m.sent.AddSet(ctx, 1, set)
+	m.duration.RecordSet(ctx, latency.Seconds(), set)
+}
+
+// OnBatchWritten records an acknowledged batch's size and record count.
+func (m *Meter) OnBatchWritten(b producer.BatchWritten) {
+	ctx := context.Background()
+	opt := metric.WithAttributeSet(m.topic(b.Topic).topic)
+	m.batchBytes.Record(ctx, int64(b.Bytes), opt)
+	m.batchRecords.Record(ctx, int64(b.Records), opt)
+}
+
+// OnRequestSent counts a request in flight.
+func (m *Meter) OnRequestSent(r producer.RequestSent) {
+	m.inflight.Add(context.Background(), 1, metric.WithAttributeSet(m.requestSet(r.Broker, r.API, nil)))
+}
+
+// OnRequestAnswered ends a request in flight and records its latency.
+func (m *Meter) OnRequestAnswered(r producer.RequestAnswered) {
+	ctx := context.Background()
+	m.inflight.Add(ctx, -1, metric.WithAttributeSet(m.requestSet(r.Broker, r.API, nil)))
+	m.reqDuration.Record(ctx, r.Latency.Seconds(), metric.WithAttributeSet(m.requestSet(r.Broker, r.API, r.Err)))
+}
+
+// OnRetry counts the records of a batch going back to be sent again.
+func (m *Meter) OnRetry(r producer.Retry) {
+	m.retries.Add(context.Background(), int64(r.Records), metric.WithAttributeSet(m.topic(r.Topic).topic))
+}
+
+// OnProducerIDReset counts a move to a new producer id or epoch.
+func (m *Meter) OnProducerIDReset(producer.ProducerIDReset) {
+	m.pidResets.Add(context.Background(), 1, metric.WithAttributeSet(m.base))
+}
