@@ -42,9 +42,10 @@ type Meter struct {
 
 	clientID attribute.KeyValue // Valid() only when WithClientID was given
 	base     attribute.Set      // system, client id: what every set starts with
+	pidOpts  recordOpts         // base, for the producer id resets
 	topics   sync.Map           // topic → *meterTopic
-	failed   sync.Map           // failedKey → attribute.Set
-	requests sync.Map           // requestKey → attribute.Set
+	failed   sync.Map           // failedKey → recordOpts
+	requests sync.Map           // requestKey → recordOpts
 }
 
 var (
@@ -55,10 +56,22 @@ var (
 	_ producer.ProducerIDHook = (*Meter)(nil)
 )
 
-// meterTopic holds the attribute sets of one topic.
+// meterTopic holds the attribute sets of one topic, made into the options
+// the instruments take (so that recording allocates nothing).
 type meterTopic struct {
-	ok    attribute.Set // a record answered without error: operation attributes and destination
-	topic attribute.Set // batches and retries: system and destination
+	ok    recordOpts // a record answered without error: operation attributes and destination
+	topic recordOpts // batches and retries: system and destination
+}
+
+// recordOpts is one attribute set as instrument options.
+type recordOpts struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func optsOf(s attribute.Set) recordOpts {
+	o := metric.WithAttributeSet(s)
+	return recordOpts{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
 }
 
 type failedKey struct{ topic, errorType string }
@@ -131,6 +144,7 @@ func NewMeter(opts ...Option) (*Meter, error) {
 		base = append(base, m.clientID)
 	}
 	m.base = attribute.NewSet(base...)
+	m.pidOpts = optsOf(m.base)
 	return m, errors.Join(errs...)
 }
 
@@ -146,80 +160,79 @@ func (m *Meter) topic(name string) *meterTopic {
 	}
 	dest := semconv.MessagingDestinationName(name)
 	mt := &meterTopic{
-		ok:    m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend, dest),
-		topic: m.set(dest),
+		ok:    optsOf(m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend, dest)),
+		topic: optsOf(m.set(dest)),
 	}
 	v, _ := m.topics.LoadOrStore(name, mt)
 	return v.(*meterTopic)
 }
 
-func (m *Meter) failedSet(topic string, err error) attribute.Set {
+func (m *Meter) failedOpts(topic string, err error) recordOpts {
 	k := failedKey{topic, errorType(err)}
 	if v, ok := m.failed.Load(k); ok {
-		return v.(attribute.Set)
+		return v.(recordOpts)
 	}
-	s := m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend,
-		semconv.MessagingDestinationName(topic), semconv.ErrorTypeKey.String(k.errorType))
-	v, _ := m.failed.LoadOrStore(k, s)
-	return v.(attribute.Set)
+	o := optsOf(m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend,
+		semconv.MessagingDestinationName(topic), semconv.ErrorTypeKey.String(k.errorType)))
+	v, _ := m.failed.LoadOrStore(k, o)
+	return v.(recordOpts)
 }
 
-func (m *Meter) requestSet(broker int32, api string, err error) attribute.Set {
+func (m *Meter) requestOpts(broker int32, api string, err error) recordOpts {
 	k := requestKey{broker: broker, api: api}
 	if err != nil {
 		k.errorType = errorType(err)
 	}
 	if v, ok := m.requests.Load(k); ok {
-		return v.(attribute.Set)
+		return v.(recordOpts)
 	}
 	kvs := []attribute.KeyValue{attrBrokerID.Int(int(broker)), attrAPI.String(api)}
 	if err != nil {
 		kvs = append(kvs, semconv.ErrorTypeKey.String(k.errorType))
 	}
-	s := m.set(kvs...)
-	v, _ := m.requests.LoadOrStore(k, s)
-	return v.(attribute.Set)
+	v, _ := m.requests.LoadOrStore(k, optsOf(m.set(kvs...)))
+	return v.(recordOpts)
 }
 
 // OnAck counts the record as sent (with error.type when it failed) and
 // records its Send→answer latency.
 func (m *Meter) OnAck(ctx context.Context, rec *producer.Record, _ producer.RecordMetadata, err error, latency time.Duration) {
-	var set attribute.Set
+	var o recordOpts
 	if err == nil {
-		set = m.topic(rec.Topic).ok
+		o = m.topic(rec.Topic).ok
 	} else {
-		set = m.failedSet(rec.Topic, err)
+		o = m.failedOpts(rec.Topic, err)
 	}
-	m.sent.AddSet(ctx, 1, set)
-	m.duration.RecordSet(ctx, latency.Seconds(), set)
+	m.sent.Int64Counter.Add(ctx, 1, o.add...)
+	m.duration.Float64Histogram.Record(ctx, latency.Seconds(), o.record...)
 }
 
 // OnBatchWritten records an acknowledged batch's size and record count.
 func (m *Meter) OnBatchWritten(b producer.BatchWritten) {
 	ctx := context.Background()
-	opt := metric.WithAttributeSet(m.topic(b.Topic).topic)
-	m.batchBytes.Record(ctx, int64(b.Bytes), opt)
-	m.batchRecords.Record(ctx, int64(b.Records), opt)
+	o := m.topic(b.Topic).topic.record
+	m.batchBytes.Record(ctx, int64(b.Bytes), o...)
+	m.batchRecords.Record(ctx, int64(b.Records), o...)
 }
 
 // OnRequestSent counts a request in flight.
 func (m *Meter) OnRequestSent(r producer.RequestSent) {
-	m.inflight.Add(context.Background(), 1, metric.WithAttributeSet(m.requestSet(r.Broker, r.API, nil)))
+	m.inflight.Add(context.Background(), 1, m.requestOpts(r.Broker, r.API, nil).add...)
 }
 
 // OnRequestAnswered ends a request in flight and records its latency.
 func (m *Meter) OnRequestAnswered(r producer.RequestAnswered) {
 	ctx := context.Background()
-	m.inflight.Add(ctx, -1, metric.WithAttributeSet(m.requestSet(r.Broker, r.API, nil)))
-	m.reqDuration.Record(ctx, r.Latency.Seconds(), metric.WithAttributeSet(m.requestSet(r.Broker, r.API, r.Err)))
+	m.inflight.Add(ctx, -1, m.requestOpts(r.Broker, r.API, nil).add...)
+	m.reqDuration.Record(ctx, r.Latency.Seconds(), m.requestOpts(r.Broker, r.API, r.Err).record...)
 }
 
 // OnRetry counts the records of a batch going back to be sent again.
 func (m *Meter) OnRetry(r producer.Retry) {
-	m.retries.Add(context.Background(), int64(r.Records), metric.WithAttributeSet(m.topic(r.Topic).topic))
+	m.retries.Add(context.Background(), int64(r.Records), m.topic(r.Topic).topic.add...)
 }
 
 // OnProducerIDReset counts a move to a new producer id or epoch.
 func (m *Meter) OnProducerIDReset(producer.ProducerIDReset) {
-	m.pidResets.Add(context.Background(), 1, metric.WithAttributeSet(m.base))
+	m.pidResets.Add(context.Background(), 1, m.pidOpts.add...)
 }

@@ -84,7 +84,8 @@ func (t *Tracer) topic(name string) *spanTopic {
 // after a recovered panic, ends nothing).
 type sendCtx struct {
 	context.Context
-	span trace.Span
+	span    trace.Span
+	headers []producer.Header // the record's new headers (here, to share sendCtx's allocation)
 }
 
 type sendCtxKey struct{}
@@ -110,15 +111,15 @@ func (t *Tracer) OnSend(ctx context.Context, rec *producer.Record) context.Conte
 	if span.IsRecording() {
 		span.SetAttributes(recordAttrs(rec)...)
 	}
-	hs := make([]producer.Header, 0, len(rec.Headers)+len(t.fields))
+	sc := &sendCtx{Context: ctx, span: span, headers: make([]producer.Header, 0, len(rec.Headers)+len(t.fields))}
 	for _, h := range rec.Headers {
 		if !t.owns(h.Key) {
-			hs = append(hs, h)
+			sc.headers = append(sc.headers, h)
 		}
 	}
-	t.prop.Inject(ctx, (*HeaderCarrier)(&hs))
-	rec.Headers = hs
-	return &sendCtx{Context: ctx, span: span}
+	t.prop.Inject(ctx, (*HeaderCarrier)(&sc.headers))
+	rec.Headers = sc.headers
+	return sc
 }
 
 // recordAttrs are the attributes of one record: its key when it is text,
