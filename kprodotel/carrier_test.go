@@ -3,6 +3,7 @@ package kprodotel_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -101,5 +102,38 @@ func TestTracerOnAckForeignContext(t *testing.T) {
 	parent.End()
 	if got := trace.SpanContextFromContext(tr.Extract(context.Background(), nil)); got.IsValid() {
 		t.Errorf("Extract of no headers: %v", got)
+	}
+}
+
+// Past the bound of the per-topic caches, spans and metrics are still
+// right (their attributes are then made on each use).
+func TestManyTopics(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(context.Background())
+	tr := kprodotel.NewTracer(kprodotel.WithTracerProvider(tp))
+	const n = 1500
+	for i := range n {
+		topic := "t" + strconv.Itoa(i)
+		for range 2 {
+			rec := &producer.Record{Topic: topic}
+			ctx := tr.OnSend(context.Background(), rec)
+			tr.OnAck(ctx, rec, producer.RecordMetadata{Topic: topic, Offset: 1}, nil, 0)
+		}
+	}
+	ended := spans.Ended()
+	if len(ended) != 2*n {
+		t.Fatalf("%d spans", len(ended))
+	}
+	for i, s := range ended {
+		topic := "t" + strconv.Itoa(i/2)
+		if s.Name() != "send "+topic {
+			t.Fatalf("span %d named %q", i, s.Name())
+		}
+		for _, kv := range s.Attributes() {
+			if kv.Key == "messaging.destination.name" && kv.Value.AsString() != topic {
+				t.Fatalf("span %d: destination %q", i, kv.Value.AsString())
+			}
+		}
 	}
 }

@@ -3,7 +3,6 @@ package kprodotel
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -43,9 +42,9 @@ type Meter struct {
 	clientID attribute.KeyValue // Valid() only when WithClientID was given
 	base     attribute.Set      // system, client id: what every set starts with
 	pidOpts  recordOpts         // base, for the producer id resets
-	topics   sync.Map           // topic → *meterTopic
-	failed   sync.Map           // failedKey → recordOpts
-	requests sync.Map           // requestKey → recordOpts
+	topics   cache[string, *meterTopic]
+	failed   cache[failedKey, recordOpts]
+	requests cache[requestKey, recordOpts]
 }
 
 var (
@@ -155,27 +154,25 @@ func (m *Meter) set(kvs ...attribute.KeyValue) attribute.Set {
 }
 
 func (m *Meter) topic(name string) *meterTopic {
-	if v, ok := m.topics.Load(name); ok {
-		return v.(*meterTopic)
+	if mt, ok := m.topics.load(name); ok {
+		return mt
 	}
 	dest := semconv.MessagingDestinationName(name)
 	mt := &meterTopic{
 		ok:    optsOf(m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend, dest)),
 		topic: optsOf(m.set(dest)),
 	}
-	v, _ := m.topics.LoadOrStore(name, mt)
-	return v.(*meterTopic)
+	return m.topics.store(name, mt)
 }
 
 func (m *Meter) failedOpts(topic string, err error) recordOpts {
 	k := failedKey{topic, errorType(err)}
-	if v, ok := m.failed.Load(k); ok {
-		return v.(recordOpts)
+	if o, ok := m.failed.load(k); ok {
+		return o
 	}
 	o := optsOf(m.set(semconv.MessagingOperationName("send"), semconv.MessagingOperationTypeSend,
 		semconv.MessagingDestinationName(topic), semconv.ErrorTypeKey.String(k.errorType)))
-	v, _ := m.failed.LoadOrStore(k, o)
-	return v.(recordOpts)
+	return m.failed.store(k, o)
 }
 
 func (m *Meter) requestOpts(broker int32, api string, err error) recordOpts {
@@ -183,25 +180,30 @@ func (m *Meter) requestOpts(broker int32, api string, err error) recordOpts {
 	if err != nil {
 		k.errorType = errorType(err)
 	}
-	if v, ok := m.requests.Load(k); ok {
-		return v.(recordOpts)
+	if o, ok := m.requests.load(k); ok {
+		return o
 	}
 	kvs := []attribute.KeyValue{attrBrokerID.Int(int(broker)), attrAPI.String(api)}
 	if err != nil {
 		kvs = append(kvs, semconv.ErrorTypeKey.String(k.errorType))
 	}
-	v, _ := m.requests.LoadOrStore(k, optsOf(m.set(kvs...)))
-	return v.(recordOpts)
+	return m.requests.store(k, optsOf(m.set(kvs...)))
 }
 
 // OnAck counts the record as sent (with error.type when it failed) and
-// records its Send→answer latency.
-func (m *Meter) OnAck(ctx context.Context, rec *producer.Record, _ producer.RecordMetadata, err error, latency time.Duration) {
+// records its Send→answer latency. It reads the topic from md, not from
+// rec, so a caller that reuses its Record once Send returned does not race
+// with it.
+func (m *Meter) OnAck(ctx context.Context, rec *producer.Record, md producer.RecordMetadata, err error, latency time.Duration) {
+	topic := md.Topic
+	if topic == "" && rec != nil {
+		topic = rec.Topic
+	}
 	var o recordOpts
 	if err == nil {
-		o = m.topic(rec.Topic).ok
+		o = m.topic(topic).ok
 	} else {
-		o = m.failedOpts(rec.Topic, err)
+		o = m.failedOpts(topic, err)
 	}
 	m.sent.Int64Counter.Add(ctx, 1, o.add...)
 	m.duration.Float64Histogram.Record(ctx, latency.Seconds(), o.record...)

@@ -3,6 +3,7 @@ package kprodotel_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -177,4 +178,44 @@ func TestMeterProducerIDResets(t *testing.T) {
 		}
 	}
 	t.Error("no kprod.producer.producer_id.resets metric")
+}
+
+// Past the bound of the per-topic caches every topic is still counted.
+func TestMeterManyTopics(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	m, err := kprodotel.NewMeter(kprodotel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500
+	for i := range n {
+		md := producer.RecordMetadata{Topic: "t" + strconv.Itoa(i)}
+		m.OnAck(context.Background(), &producer.Record{Topic: md.Topic}, md, nil, time.Millisecond)
+		m.OnAck(context.Background(), &producer.Record{Topic: md.Topic}, md, nil, time.Millisecond)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, md := range sm.Metrics {
+			if md.Name != "messaging.client.sent.messages" {
+				continue
+			}
+			points := md.Data.(metricdata.Sum[int64]).DataPoints
+			if len(points) != n {
+				t.Fatalf("%d series, want %d", len(points), n)
+			}
+			for _, dp := range points {
+				if dp.Value != 2 {
+					v, _ := dp.Attributes.Value("messaging.destination.name")
+					t.Fatalf("%s: %d records, want 2", v.Emit(), dp.Value)
+				}
+			}
+			return
+		}
+	}
+	t.Error("no messaging.client.sent.messages")
 }

@@ -31,10 +31,13 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithPropagator sets how the Tracer writes trace context into record
-// headers and reads it back in Extract (default: the global propagator,
-// otel.GetTextMapPropagator(); as that one does nothing until the program
-// sets one with otel.SetTextMapPropagator, the Tracer uses W3C Trace Context,
-// propagation.TraceContext{}, when the global propagator has no fields).
+// headers and reads it back in Extract. Default: the global propagator,
+// otel.GetTextMapPropagator(), as it is when NewTracer runs. The global
+// propagator does nothing until the program sets one with
+// otel.SetTextMapPropagator, so when it has no fields then the Tracer uses
+// W3C Trace Context, propagation.TraceContext{}, and keeps it even if a
+// global propagator is set later: set the global one before NewTracer, or
+// pass it here.
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(c *config) { c.prop = p }
 }

@@ -3,7 +3,6 @@ package kprodotel
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -27,7 +26,7 @@ type Tracer struct {
 	prop     propagation.TextMapPropagator
 	fields   []string           // the header keys prop writes
 	clientID attribute.KeyValue // Valid() only when WithClientID was given
-	topics   sync.Map           // topic → *spanTopic
+	topics   cache[string, *spanTopic]
 }
 
 var (
@@ -58,8 +57,8 @@ func NewTracer(opts ...Option) *Tracer {
 }
 
 func (t *Tracer) topic(name string) *spanTopic {
-	if st, ok := t.topics.Load(name); ok {
-		return st.(*spanTopic)
+	if st, ok := t.topics.load(name); ok {
+		return st
 	}
 	attrs := []attribute.KeyValue{
 		semconv.MessagingSystemKafka,
@@ -73,10 +72,11 @@ func (t *Tracer) topic(name string) *spanTopic {
 	st := &spanTopic{
 		name:  "send " + name,
 		start: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...)},
-		nattr: len(attrs),
 	}
-	v, _ := t.topics.LoadOrStore(name, st)
-	return v.(*spanTopic)
+	if name == "" { // refused as invalid; the conventions name a span without destination by its operation alone
+		st.name = "send"
+	}
+	return t.topics.store(name, st)
 }
 
 // sendCtx is the context OnSend returns: the span's context, and the span

@@ -299,3 +299,32 @@ func TestTracerConcurrentSends(t *testing.T) {
 		t.Errorf("%d distinct traceparents in the log, want %d", len(seen), goroutines*per)
 	}
 }
+
+// The hooks read nothing of the Record when it is answered, so a caller
+// that reuses one Record value for its next Send (as it may without ack
+// hooks) does not race with them; each send still gets its own span and
+// traceparent.
+func TestHooksLeaveTheRecordAloneOnAck(t *testing.T) {
+	const n = 200
+	r := newRig(t, []producertest.ClusterOpt{producertest.WithTopic("a", 1), producertest.WithTopic("b", 1)})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var rec producer.Record
+	for i := range n {
+		rec.Topic = []string{"a", "b"}[i%2]
+		rec.Value = []byte(strconv.Itoa(i))
+		r.p.Send(ctx, &rec, nil)
+	}
+	if err := r.p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.ended("send a")) + len(r.ended("send b")); got != n {
+		t.Errorf("%d spans, want %d", got, n)
+	}
+	m := r.collect(t)
+	for _, topic := range []string{"a", "b"} {
+		if got := sumPoints(t, m["messaging.client.sent.messages"], has("messaging.destination.name", topic)); got != n/2 {
+			t.Errorf("topic %s: %d records counted, want %d", topic, got, n/2)
+		}
+	}
+}
