@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
 
@@ -39,9 +40,8 @@ type Meter struct {
 	retries      metric.Int64Counter
 	pidResets    metric.Int64Counter
 
-	clientID attribute.KeyValue // Valid() only when WithClientID was given
-	base     attribute.Set      // system, client id: what every set starts with
-	pidOpts  recordOpts         // base, for the producer id resets
+	base     attribute.Set // system, client id: what every set starts with
+	pidOpts  recordOpts    // base, for the producer id resets
 	topics   cache[string, *meterTopic]
 	failed   cache[failedKey, recordOpts]
 	requests cache[requestKey, recordOpts]
@@ -137,10 +137,30 @@ func NewMeter(opts ...Option) (*Meter, error) {
 		metric.WithDescription("Times the idempotent or transactional producer took a new producer id or epoch to recover from an error."))
 	note(err)
 
+	// A provider that refuses an instrument may hand back nil: record
+	// nothing there rather than panic.
+	if m.batchBytes == nil {
+		m.batchBytes = noop.Int64Histogram{}
+	}
+	if m.batchRecords == nil {
+		m.batchRecords = noop.Int64Histogram{}
+	}
+	if m.reqDuration == nil {
+		m.reqDuration = noop.Float64Histogram{}
+	}
+	if m.inflight == nil {
+		m.inflight = noop.Int64UpDownCounter{}
+	}
+	if m.retries == nil {
+		m.retries = noop.Int64Counter{}
+	}
+	if m.pidResets == nil {
+		m.pidResets = noop.Int64Counter{}
+	}
+
 	base := []attribute.KeyValue{semconv.MessagingSystemKafka}
 	if c.clientID != "" {
-		m.clientID = semconv.MessagingClientID(c.clientID)
-		base = append(base, m.clientID)
+		base = append(base, semconv.MessagingClientID(c.clientID))
 	}
 	m.base = attribute.NewSet(base...)
 	m.pidOpts = optsOf(m.base)

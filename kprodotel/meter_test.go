@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kprod/kprod/kprodotel"
 	"github.com/kprod/kprod/producer"
@@ -218,4 +219,29 @@ func TestMeterManyTopics(t *testing.T) {
 		}
 	}
 	t.Error("no messaging.client.sent.messages")
+}
+
+// With no options and no global providers set, both hooks work and record
+// nothing; the Tracer still passes the caller's trace context on.
+func TestDefaultsWithoutGlobalProviders(t *testing.T) {
+	tr := kprodotel.NewTracer()
+	m, err := kprodotel.NewMeter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	rec := &producer.Record{Topic: "t"}
+	actx := tr.OnSend(ctx, rec)
+	md := producer.RecordMetadata{Topic: "t", Offset: 5}
+	tr.OnAck(actx, rec, md, nil, time.Millisecond)
+	m.OnAck(actx, rec, md, nil, time.Millisecond)
+	m.OnBatchWritten(producer.BatchWritten{Topic: "t", Records: 1, Bytes: 80})
+	m.OnRequestSent(producer.RequestSent{Broker: 1, API: "Produce"})
+	m.OnRequestAnswered(producer.RequestAnswered{Broker: 1, API: "Produce", Err: errors.New("x")})
+	m.OnRetry(producer.Retry{Topic: "t", Records: 1})
+	m.OnProducerIDReset(producer.ProducerIDReset{})
+	if got := trace.SpanContextFromContext(tr.Extract(context.Background(), rec.Headers)); got.TraceID() != sc.TraceID() || got.SpanID() != sc.SpanID() {
+		t.Errorf("headers %q carry %v, want the caller's context", rec.Headers, got)
+	}
 }

@@ -38,7 +38,6 @@ var (
 type spanTopic struct {
 	name  string                  // "send <topic>"
 	start []trace.SpanStartOption // kind and the per-topic attributes
-	nattr int                     // attributes in start
 }
 
 // NewTracer returns a Tracer. It uses WithTracerProvider, WithPropagator
