@@ -19,12 +19,16 @@ import (
 // error.type for failed ones) and messaging.client.operation.duration (Send
 // to answer, in seconds), and kprod's own:
 //
-//	kprod.producer.batch.size        histogram, By: a batch as written (compressed), per topic
-//	kprod.producer.batch.records     histogram, {record}: records per batch, per topic
-//	kprod.producer.request.duration  histogram, s: request sent → answered, per broker and API
-//	kprod.producer.requests.inflight up-down counter, {request}: sent and not yet answered, per broker and API
-//	kprod.producer.retries           counter, {record}: records sent again after a retriable error, per topic
+//	kprod.producer.batch.size         histogram, By: a batch as written (compressed), per topic
+//	kprod.producer.batch.records      histogram, {record}: records per batch, per topic
+//	kprod.producer.request.duration   histogram, s: request sent → answered, per broker and API
+//	kprod.producer.requests.inflight  up-down counter, {request}: sent and not yet answered, per broker and API
+//	kprod.producer.retries            counter, {record}: records sent again after a retriable error, per topic
 //	kprod.producer.producer_id.resets counter, {reset}: new producer id or epoch after an error
+//
+// Every series carries messaging.system=kafka, and messaging.client.id
+// when WithClientID was given; request series carry kprod.broker.id and
+// kprod.api.name, with error.type for a failed request.
 //
 // Install it with producer.WithHooks; it is a producer.AckHook, BatchHook,
 // RequestHook, RetryHook and ProducerIDHook and is safe for concurrent use.

@@ -21,6 +21,11 @@ import (
 // into the record's headers so consumers can continue the trace. Install it
 // with producer.WithHooks; it is a producer.SendHook and a producer.AckHook
 // and is safe for concurrent use.
+//
+// A span ends when the producer runs the record's ack hooks: just after its
+// Future resolves and before its callback. So right after SendSync or
+// Future.Get returns the span may still be open; after Flush or Close it
+// has ended.
 type Tracer struct {
 	tracer   trace.Tracer
 	prop     propagation.TextMapPropagator
