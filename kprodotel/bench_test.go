@@ -30,7 +30,7 @@ func BenchmarkTracerSendAck(b *testing.B) {
 	for b.Loop() {
 		rec := producer.Record{Topic: "orders", Key: key, Value: value}
 		actx := tr.OnSend(ctx, &rec)
-		tr.OnAck(actx, &rec, md, nil, time.Millisecond)
+		tr.OnAck(actx, producer.Ack{Record: &rec, Metadata: md, Latency: time.Millisecond})
 	}
 }
 
@@ -47,7 +47,7 @@ func BenchmarkTracerSendAckUnsampled(b *testing.B) {
 	for b.Loop() {
 		rec := producer.Record{Topic: "orders", Key: key, Value: value}
 		actx := tr.OnSend(context.Background(), &rec)
-		tr.OnAck(actx, &rec, md, nil, time.Millisecond)
+		tr.OnAck(actx, producer.Ack{Record: &rec, Metadata: md, Latency: time.Millisecond})
 	}
 }
 
@@ -62,7 +62,7 @@ func BenchmarkTracerSendAckFailed(b *testing.B) {
 	for b.Loop() {
 		rec := producer.Record{Topic: "orders", Value: []byte("v")}
 		actx := tr.OnSend(context.Background(), &rec)
-		tr.OnAck(actx, &rec, producer.RecordMetadata{Topic: "orders", Partition: -1, Offset: -1}, err, time.Millisecond)
+		tr.OnAck(actx, producer.Ack{Record: &rec, Metadata: producer.RecordMetadata{Topic: "orders", Partition: -1, Offset: -1}, Err: err, Latency: time.Millisecond})
 	}
 }
 
@@ -80,7 +80,7 @@ func BenchmarkMeterOnAck(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		m.OnAck(ctx, rec, md, nil, 3*time.Millisecond)
+		m.OnAck(ctx, producer.Ack{Record: rec, Metadata: md, Latency: 3 * time.Millisecond})
 	}
 }
 

@@ -64,7 +64,7 @@ func TestTracerDefaultPropagator(t *testing.T) {
 	send := func(tr *kprodotel.Tracer, ctx context.Context) *producer.Record {
 		rec := &producer.Record{Topic: "t"}
 		ctx = tr.OnSend(ctx, rec)
-		tr.OnAck(ctx, rec, producer.RecordMetadata{Topic: "t", Partition: 0, Offset: 1}, nil, time.Millisecond)
+		tr.OnAck(ctx, producer.Ack{Record: rec, Metadata: producer.RecordMetadata{Topic: "t", Partition: 0, Offset: 1}, Latency: time.Millisecond})
 		return rec
 	}
 	rec := send(kprodotel.NewTracer(kprodotel.WithTracerProvider(tp)), ctx)
@@ -96,7 +96,7 @@ func TestTracerOnAckForeignContext(t *testing.T) {
 	defer tp.Shutdown(context.Background())
 	tr := kprodotel.NewTracer(kprodotel.WithTracerProvider(tp))
 	ctx, parent := tp.Tracer("test").Start(context.Background(), "parent")
-	tr.OnAck(ctx, &producer.Record{Topic: "t"}, producer.RecordMetadata{}, nil, 0)
+	tr.OnAck(ctx, producer.Ack{Record: &producer.Record{Topic: "t"}, Metadata: producer.RecordMetadata{}})
 	if !parent.IsRecording() || len(rec.Ended()) != 0 {
 		t.Error("OnAck ended a span it did not start")
 	}
@@ -119,7 +119,7 @@ func TestManyTopics(t *testing.T) {
 		for range 2 {
 			rec := &producer.Record{Topic: topic}
 			ctx := tr.OnSend(context.Background(), rec)
-			tr.OnAck(ctx, rec, producer.RecordMetadata{Topic: topic, Offset: 1}, nil, 0)
+			tr.OnAck(ctx, producer.Ack{Record: rec, Metadata: producer.RecordMetadata{Topic: topic, Offset: 1}})
 		}
 	}
 	ended := spans.Ended()

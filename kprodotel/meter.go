@@ -3,7 +3,6 @@ package kprodotel
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -215,22 +214,18 @@ func (m *Meter) requestOpts(broker int32, api string, err error) recordOpts {
 }
 
 // OnAck counts the record as sent (with error.type when it failed) and
-// records its Send→answer latency. It reads the topic from md, not from
-// rec, so a caller that reuses its Record once Send returned does not race
-// with it.
-func (m *Meter) OnAck(ctx context.Context, rec *producer.Record, md producer.RecordMetadata, err error, latency time.Duration) {
-	topic := md.Topic
-	if topic == "" && rec != nil {
-		topic = rec.Topic
-	}
+// records its Send→answer latency. It reads nothing of the caller's
+// record: the topic comes from the answer's metadata.
+func (m *Meter) OnAck(ctx context.Context, a producer.Ack) {
+	topic := a.Metadata.Topic
 	var o recordOpts
-	if err == nil {
+	if a.Err == nil {
 		o = m.topic(topic).ok
 	} else {
-		o = m.failedOpts(topic, err)
+		o = m.failedOpts(topic, a.Err)
 	}
 	m.sent.Int64Counter.Add(ctx, 1, o.add...)
-	m.duration.Float64Histogram.Record(ctx, latency.Seconds(), o.record...)
+	m.duration.Float64Histogram.Record(ctx, a.Latency.Seconds(), o.record...)
 }
 
 // OnBatchWritten records an acknowledged batch's size and record count.

@@ -193,8 +193,8 @@ func TestMeterManyTopics(t *testing.T) {
 	const n = 1500
 	for i := range n {
 		md := producer.RecordMetadata{Topic: "t" + strconv.Itoa(i)}
-		m.OnAck(context.Background(), &producer.Record{Topic: md.Topic}, md, nil, time.Millisecond)
-		m.OnAck(context.Background(), &producer.Record{Topic: md.Topic}, md, nil, time.Millisecond)
+		m.OnAck(context.Background(), producer.Ack{Record: &producer.Record{Topic: md.Topic}, Metadata: md, Latency: time.Millisecond})
+		m.OnAck(context.Background(), producer.Ack{Record: &producer.Record{Topic: md.Topic}, Metadata: md, Latency: time.Millisecond})
 	}
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -234,8 +234,8 @@ func TestDefaultsWithoutGlobalProviders(t *testing.T) {
 	rec := &producer.Record{Topic: "t"}
 	actx := tr.OnSend(ctx, rec)
 	md := producer.RecordMetadata{Topic: "t", Offset: 5}
-	tr.OnAck(actx, rec, md, nil, time.Millisecond)
-	m.OnAck(actx, rec, md, nil, time.Millisecond)
+	tr.OnAck(actx, producer.Ack{Record: rec, Metadata: md, Latency: time.Millisecond})
+	m.OnAck(actx, producer.Ack{Record: rec, Metadata: md, Latency: time.Millisecond})
 	m.OnBatchWritten(producer.BatchWritten{Topic: "t", Records: 1, Bytes: 80})
 	m.OnRequestSent(producer.RequestSent{Broker: 1, API: "Produce"})
 	m.OnRequestAnswered(producer.RequestAnswered{Broker: 1, API: "Produce", Err: errors.New("x")})

@@ -3,7 +3,6 @@ package kprodotel
 import (
 	"context"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -152,7 +151,8 @@ func (t *Tracer) owns(key string) bool {
 // OnAck ends the span OnSend started: with the partition and offset the
 // record was written at, or with the error recorded, status Error and
 // error.type.
-func (t *Tracer) OnAck(ctx context.Context, _ *producer.Record, md producer.RecordMetadata, err error, _ time.Duration) {
+func (t *Tracer) OnAck(ctx context.Context, a producer.Ack) {
+	md, err := a.Metadata, a.Err
 	sc, _ := ctx.Value(sendCtxKey{}).(*sendCtx)
 	if sc == nil {
 		return
