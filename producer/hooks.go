@@ -20,9 +20,12 @@ type Hook any
 // on the caller's goroutine, after the interceptors and before the record
 // is checked, partitioned and copied into its batch. ctx is the context
 // given to Send (or, after the first hook, what the previous hook
-// returned). The hook may change rec.Headers (to carry trace context, for
-// example) and returns the context the record keeps until it is answered:
-// AckHooks receive it. Return ctx itself when there is nothing to keep.
+// returned). rec is the producer's copy of the caller's Record: the hook may
+// set its fields, Headers included (to carry trace context, for example),
+// without the caller seeing the change; its slices are the caller's, so
+// build a new Headers slice rather than writing into the one there. The
+// hook returns the context the record keeps until it is answered: AckHooks
+// receive it. Return ctx itself when there is nothing to keep.
 type SendHook interface {
 	OnSend(ctx context.Context, rec *Record) context.Context
 }
@@ -39,11 +42,11 @@ type AckHook interface {
 
 // Ack is a record's answer, as an AckHook sees it.
 type Ack struct {
-	// Record is the record given to Send. The producer does not read it
-	// after Send returns, and callers may reuse a record and its slices from
-	// then on: a hook that reads Key, Value or Headers here needs callers
-	// that leave them alone until the answer. Metadata and Size never
-	// depend on the caller.
+	// Record is the record as the interceptors and send hooks left it: the
+	// producer's copy of the caller's Record. Its Key, Value and Headers
+	// slices are the caller's, who may reuse them once Send returned: a
+	// hook that reads them needs callers that leave them alone until the
+	// answer. Metadata and Size never depend on the caller.
 	Record   *Record
 	Metadata RecordMetadata // where it was written (Offset -1 when unknown or failed)
 	Err      error          // nil when written

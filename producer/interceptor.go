@@ -2,8 +2,10 @@ package producer
 
 // Interceptor sees every record on its way in and every answer on its way
 // out (Java ProducerInterceptor). OnSend runs on the caller's goroutine
-// before partitioning and may return a replacement record (nil keeps the
-// record as it is; the caller's record must not be modified). OnAcknowledgement
+// before partitioning, with the producer's copy of the caller's Record (its
+// slices are the caller's: replace them rather than writing into them), and
+// may change it or return a replacement (nil keeps the record as it is).
+// OnAcknowledgement
 // runs on the callback goroutine just before the record's callback; a
 // panic there is recovered and logged like a callback's, and the record's
 // callback still runs. Both must be fast and safe for concurrent use.

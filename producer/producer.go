@@ -29,6 +29,9 @@ type Producer struct {
 	sticky *partitioner.Sticky
 	txn    *transaction // nil without a transactional id
 	hooks  *hookRunner
+	// intercepted: interceptors or send or ack hooks are installed, and
+	// each record is copied for them.
+	intercepted bool
 
 	closing   atomic.Bool
 	closeDone chan struct{}
@@ -66,6 +69,7 @@ func New(opts ...Opt) (*Producer, error) {
 		})
 	}
 	p.hooks = &hookRunner{hooks: cfg.hooks, log: cfg.logger, m: &p.m}
+	p.intercepted = len(cfg.interceptors) > 0 || len(cfg.hooks.send) > 0 || len(cfg.hooks.ack) > 0
 	var observer wire.Observer
 	if len(cfg.hooks.request) > 0 {
 		observer = p.hooks
@@ -130,44 +134,44 @@ func (p *Producer) SendSync(ctx context.Context, rec *Record) (RecordMetadata, e
 	return p.send(ctx, rec, nil, true, true).Get(ctx)
 }
 
-func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, urgent bool) Future {
-	if rec == nil {
-		return p.failSend(nil, nil, cb, recordError("nil record"), 0)
-	}
-	for _, ic := range p.cfg.interceptors {
-		if r := ic.OnSend(rec); r != nil {
-			rec = r
-		}
+func (p *Producer) send(ctx context.Context, in *Record, cb Callback, block, urgent bool) Future {
+	if in == nil {
+		return p.failSend(nil, nil, cb, recordError("nil record"))
 	}
 	start := nanotime() // one clock read per record: timestamps, latency and max.block all derive from it
-	hctx := ctx         // what the send hooks return, for the ack hooks
-	if len(p.hooks.send) > 0 {
-		hctx = p.hooks.onSend(ctx, rec)
+	// rec is only read from here on (never kept, never handed to user
+	// code), so a caller's Record can stay on its stack. Interceptors and
+	// hooks get a copy of their own.
+	rec := in
+	sn := seen{ctx: ctx, start: start}
+	if p.intercepted {
+		sn.rec, sn.ctx = p.intercept(ctx, in)
+		rec = sn.rec
 	}
 	if p.closing.Load() {
-		return p.failSend(hctx, rec, cb, ErrClosed, start)
+		return p.failSend(&sn, rec, cb, ErrClosed)
 	}
 	if ep := p.s.life.fatalErr.Load(); ep != nil {
-		return p.failSend(hctx, rec, cb, *ep, start)
+		return p.failSend(&sn, rec, cb, *ep)
 	}
 	if p.txn != nil {
 		if st := p.txn.machine.State(); st != txn.InTransaction {
-			return p.failSend(hctx, rec, cb, p.stateError(st, "Send"), start)
+			return p.failSend(&sn, rec, cb, p.stateError(st, "Send"))
 		}
 	}
 	if !rec.PinPartition && rec.Partition != 0 {
-		return p.failSend(hctx, rec, cb, recordError("Partition is %d but PinPartition is false: set PinPartition to send to that partition, or leave Partition 0 to let the partitioner choose", rec.Partition), start)
+		return p.failSend(&sn, rec, cb, recordError("Partition is %d but PinPartition is false: set PinPartition to send to that partition, or leave Partition 0 to let the partitioner choose", rec.Partition))
 	}
 	// The same rule with warm and cold metadata: a ctx that already ended
 	// refuses the record before anything is appended.
 	if err := ctx.Err(); err != nil {
-		return p.failSend(hctx, rec, cb, fmt.Errorf("producer: Send called with an ended context: %w", err), start)
+		return p.failSend(&sn, rec, cb, fmt.Errorf("producer: Send called with an ended context: %w", err))
 	}
 	t := p.md.Topic(rec.Topic)
 	if t == nil || len(t.Partitions) == 0 {
 		var err error
 		if t, err = p.waitTopic(ctx, rec.Topic, start); err != nil {
-			return p.failSend(hctx, rec, cb, err, start)
+			return p.failSend(&sn, rec, cb, err)
 		}
 	}
 	t.MarkUsed() // keeps the topic in the refreshes (metadata.max.idle)
@@ -175,11 +179,11 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	tp := p.acc.topic(rec.Topic)
 	part, sticky, err := p.choosePartition(rec, tp, t, n)
 	if err != nil {
-		return p.failSend(hctx, rec, cb, err, start)
+		return p.failSend(&sn, rec, cb, err)
 	}
 	if len(rec.Headers) > 0 || len(rec.Key)+len(rec.Value) > p.cfg.maxRequestSize-batch.MaxHeaderlessOverhead {
 		if size := batch.EstimateSize(rec.Key, rec.Value, rec.Headers); size > p.cfg.maxRequestSize {
-			return p.failSend(hctx, rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize), start)
+			return p.failSend(&sn, rec, cb, fmt.Errorf("%w: %d bytes serialized, max.request.size is %d", ErrRecordTooLarge, size, p.cfg.maxRequestSize))
 		}
 	}
 	ts := wallMillis(start)
@@ -189,7 +193,7 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 	args := appendArgs{ts: ts, key: rec.Key, val: rec.Value, headers: rec.Headers, cb: cb,
 		at: start, maxBlock: p.cfg.maxBlock, block: block, urgent: urgent}
 	if len(p.hooks.ack) > 0 {
-		args.hooked = hookedRec{ctx: hctx, rec: rec}
+		args.hooked = hookedRec{ctx: sn.ctx, rec: sn.rec}
 	}
 	res, err := p.acc.append(ctx, tp.partition(p.acc, part), &args)
 	if err != nil {
@@ -199,12 +203,36 @@ func (p *Producer) send(ctx context.Context, rec *Record, cb Callback, block, ur
 		case errors.Is(err, ErrBufferFull):
 			err = fmt.Errorf("%w: %d of %d bytes in use", ErrBufferFull, p.bufs.inUse(), p.bufs.total)
 		}
-		return p.failSend(hctx, rec, cb, err, start)
+		return p.failSend(&sn, rec, cb, err)
 	}
 	if sticky {
 		tp.sticky.OnAppend(part, tp.wireBytes(p.acc, res.bytes), res.full, n, t.Available)
 	}
 	return res.fut
+}
+
+// seen is what the interceptors and hooks made of a record on Send.
+type seen struct {
+	rec   *Record         // their copy of the record; nil when none is installed
+	ctx   context.Context // what the send hooks returned, for the ack hooks
+	start int64           // when Send began (nanotime)
+}
+
+// intercept copies in for the interceptors and hooks, runs the
+// interceptors' OnSend (each may replace the record) and then the send
+// hooks, and returns the record they leave and the hooks' context.
+func (p *Producer) intercept(ctx context.Context, in *Record) (*Record, context.Context) {
+	rec := new(Record)
+	*rec = *in
+	for _, ic := range p.cfg.interceptors {
+		if r := ic.OnSend(rec); r != nil {
+			rec = r
+		}
+	}
+	if len(p.hooks.send) > 0 {
+		ctx = p.hooks.onSend(ctx, rec)
+	}
+	return rec, ctx
 }
 
 // choosePartition picks the record's partition: pinned, then a custom
@@ -282,10 +310,9 @@ func checkTopicName(topic string) error {
 	return nil
 }
 
-// failSend answers a record that never reached a batch. hctx is what the
-// send hooks returned, nil when they did not see the record; start is when
-// Send began (0: unknown).
-func (p *Producer) failSend(hctx context.Context, rec *Record, cb Callback, err error, start int64) Future {
+// failSend answers a record that never reached a batch. sn is what the
+// interceptors and hooks made of it (nil when they never saw it).
+func (p *Producer) failSend(sn *seen, rec *Record, cb Callback, err error) Future {
 	if p.txn != nil && p.txn.machine.State() == txn.InTransaction {
 		// A record of the transaction is missing: it must not commit.
 		p.txn.machine.Fail(fmt.Errorf("%w: a record was refused: %w", ErrAbortable, err), false)
@@ -293,8 +320,8 @@ func (p *Producer) failSend(hctx context.Context, rec *Record, cb Callback, err 
 	res := failedResult(rec, err)
 	md, _ := res.metadata(0, -1)
 	p.m.recordsFailed.Add(1)
-	if hctx != nil && len(p.hooks.ack) > 0 {
-		p.hooks.onAckNow(hctx, rec, md, err, start)
+	if sn != nil && sn.rec != nil && len(p.hooks.ack) > 0 {
+		p.hooks.onAckNow(sn.ctx, sn.rec, md, err, sn.start)
 	}
 	for _, ic := range p.cfg.interceptors {
 		ic.OnAcknowledgement(md, err)

@@ -173,3 +173,19 @@ func BenchmarkSendSync(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSendNaturalLoop is the loop a user writes: a fresh Record
+// literal per Send. The literal stays on the caller's stack (Send keeps no
+// pointer to it), so the loop costs what BenchmarkSend costs.
+func BenchmarkSendNaturalLoop(b *testing.B) {
+	p := newBenchProducer(b, 3)
+	ctx := context.Background()
+	value := benchValue(100)
+	b.SetBytes(100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Send(ctx, &producer.Record{Topic: benchTopic, Value: value}, nil)
+	}
+	flushBench(b, p)
+}

@@ -69,7 +69,7 @@ func (t *Typed[K, V]) Producer() *Producer { return t.p }
 func (t *Typed[K, V]) Send(ctx context.Context, rec TypedRecord[K, V], cb Callback) Future {
 	r, err := t.serialize(&rec)
 	if err != nil {
-		return t.p.failSend(nil, r, cb, err, 0)
+		return t.p.failSend(nil, r, cb, err)
 	}
 	return t.p.Send(ctx, r, cb)
 }
@@ -78,7 +78,7 @@ func (t *Typed[K, V]) Send(ctx context.Context, rec TypedRecord[K, V], cb Callba
 func (t *Typed[K, V]) SendSync(ctx context.Context, rec TypedRecord[K, V]) (RecordMetadata, error) {
 	r, err := t.serialize(&rec)
 	if err != nil {
-		return t.p.failSend(nil, r, nil, err, 0).Get(ctx)
+		return t.p.failSend(nil, r, nil, err).Get(ctx)
 	}
 	return t.p.SendSync(ctx, r)
 }
