@@ -83,6 +83,7 @@ type config struct {
 
 	tls    *tls.Config
 	sasl   sasl.Mechanism
+	login  LoginRefresh // OAUTHBEARER token refresh (auth.go); zero fields mean Java's defaults
 	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	logger       *slog.Logger
