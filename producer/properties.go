@@ -583,6 +583,14 @@ func (s *securitySettings) apply(c *config) error {
 	case s.hasSetup:
 		c.dialTimeout = s.setup
 	}
+	// The callback handler classes take effect only with their mechanism;
+	// with another they are Java classes kprod cannot load.
+	if s.oauth.loginHandler != "" && s.mechanism != "OAUTHBEARER" {
+		c.ignored = append(c.ignored, ignoredUse{key: "sasl.login.callback.handler.class", why: whyJVM})
+	}
+	if s.clientHandler != "" && s.mechanism != "AWS_MSK_IAM" {
+		c.ignored = append(c.ignored, ignoredUse{key: "sasl.client.callback.handler.class", why: whyJVM, warn: true})
+	}
 	if s.protocol == "" {
 		if s.mechanism != "" || s.hasJAAS || s.caFile != "" || s.keyFile != "" || s.caPEM != "" || s.keyPEM != "" || s.chainPEM != "" {
 			return fmt.Errorf("%w: security.protocol: must be set with sasl.* or ssl.* properties", ErrInvalidConfig)
@@ -671,9 +679,6 @@ func (s *securitySettings) applySASL(c *config) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
-	}
-	if s.clientHandler != "" && s.mechanism != "AWS_MSK_IAM" {
-		c.ignored = append(c.ignored, ignoredUse{key: "sasl.client.callback.handler.class", why: whyJVM, warn: true})
 	}
 	return nil
 }
