@@ -123,8 +123,9 @@ func (r LoginRefresh) check() error {
 // WithLoginRefresh sets when OAUTHBEARER tokens are refreshed and how a
 // failed refresh is retried (Java sasl.login.refresh.* and
 // sasl.login.retry.backoff.*); see LoginRefresh for the defaults. It applies
-// to WithOAuthBearer's source and to tokens configured through
-// WithProperties, whichever option comes first.
+// to WithOAuthBearer's tokens and to those configured through
+// WithProperties, in whatever order the options come; it replaces every
+// sasl.login.refresh.* and sasl.login.retry.* property given before it.
 func WithLoginRefresh(r LoginRefresh) Opt {
 	return func(c *config) {
 		if err := r.check(); err != nil {
