@@ -148,10 +148,13 @@ func WithLoginRefresh(r LoginRefresh) Opt {
 // shortly before that, so a connection is always dialed in time to refresh
 // the token. While a refresh fails, connections keep using the old token
 // until it expires, and src is retried after an exponential backoff
-// (100ms doubling up to 10s). src runs on a dialing goroutine with the
-// dial's context (bounded by WithDialTimeout), never two at once; an error
-// or an expired token from it fails the dial with an error matching
-// ErrSASL. The producer starts no goroutine for the token.
+// (100ms doubling up to 10s). src gets the context of the dial that needs
+// the token (bounded by WithDialTimeout and ended by Close) and runs on a
+// goroutine of its own, never two calls at once; a dial waits for it no
+// longer than its context allows. An error, a panic or an expired token
+// from src fails the dial with an error matching ErrSASL. Between
+// refreshes the producer runs nothing for the token: no timer, no
+// goroutine.
 func WithOAuthBearer(src func(ctx context.Context) (OAuthBearerToken, error)) Opt {
 	return func(c *config) {
 		if src == nil {
@@ -264,7 +267,8 @@ func (s *oauthSession) Challenge(reply []byte) (bool, []byte, error) {
 
 // tokenCache holds the current OAUTHBEARER token and fetches the next one
 // when a dial asks for it after the refresh point. Its fields are guarded by
-// mu; src runs outside the lock, one call at a time.
+// mu; src runs on a goroutine of its own, outside the lock, one call at a
+// time.
 type tokenCache struct {
 	src   func(ctx context.Context) (OAuthBearerToken, error)
 	login *LoginRefresh // the producer's settings; immutable once New returns
@@ -272,78 +276,93 @@ type tokenCache struct {
 	mu        sync.Mutex
 	tok       OAuthBearerToken // the current token; Token is "" before the first
 	refreshAt time.Time        // when tok is due for replacement
-	fetching  chan struct{}    // non-nil while src runs; closed when it returns
+	fetching  *fetchCall       // the running call of src, nil when none runs
 	failures  int              // consecutive failed fetches
 	retryAt   time.Time        // no fetch before this after a failure
 	lastErr   error            // the last fetch's error, nil after a success
 }
 
-// get returns a token to authenticate with now: the current one when it is
-// not yet due for refresh, else a fresh one from src. A failed refresh
-// falls back to the current token while it is valid.
-func (c *tokenCache) get(ctx context.Context) (OAuthBearerToken, error) {
-	for {
-		c.mu.Lock()
-		now := time.Now()
-		valid := c.tok.Token != "" && now.Before(c.tok.Expiry)
-		if valid && now.Before(c.refreshAt) {
-			tok := c.tok
-			c.mu.Unlock()
-			return tok, nil
-		}
-		if wait := c.fetching; wait != nil {
-			if valid {
-				tok := c.tok
-				c.mu.Unlock()
-				return tok, nil
-			}
-			c.mu.Unlock()
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return OAuthBearerToken{}, ctx.Err()
-			}
-		}
-		if now.Before(c.retryAt) {
-			tok, err := c.tok, c.lastErr
-			c.mu.Unlock()
-			if valid {
-				return tok, nil
-			}
-			return OAuthBearerToken{}, fmt.Errorf("%w (next try in %v)", err, c.retryAt.Sub(now).Round(time.Millisecond))
-		}
-		done := make(chan struct{})
-		c.fetching = done
-		c.mu.Unlock()
-
-		tok, err := c.fetch(ctx)
-
-		c.mu.Lock()
-		c.fetching = nil
-		close(done)
-		now = time.Now()
-		if err != nil {
-			login := c.login.settled()
-			c.lastErr = err
-			c.retryAt = now.Add(backoff.Exp(login.RetryBackoff, login.RetryBackoffMax, c.failures))
-			c.failures++
-			old := c.tok
-			c.mu.Unlock()
-			if old.Token != "" && now.Before(old.Expiry) {
-				return old, nil
-			}
-			return OAuthBearerToken{}, err
-		}
-		c.tok, c.lastErr, c.failures, c.retryAt = tok, nil, 0, time.Time{}
-		c.refreshAt = refreshPoint(tok, now, c.login.settled(), rand.Float64())
-		c.mu.Unlock()
-		return tok, nil
-	}
+// fetchCall is one call of the token source; tok and err are set before
+// done closes.
+type fetchCall struct {
+	done chan struct{}
+	tok  OAuthBearerToken
+	err  error
 }
 
-// fetch calls the source and checks what it returns.
-func (c *tokenCache) fetch(ctx context.Context) (OAuthBearerToken, error) {
+// get returns a token to authenticate with now: the current one when it is
+// not yet due for refresh, else a fresh one from src. A failed refresh
+// falls back to the current token while it is valid. A dial waits for src
+// at most until ctx ends, so a source that hangs cannot hold up dials or
+// Close.
+func (c *tokenCache) get(ctx context.Context) (OAuthBearerToken, error) {
+	c.mu.Lock()
+	now := time.Now()
+	old := c.tok
+	valid := old.Token != "" && now.Before(old.Expiry)
+	if valid && now.Before(c.refreshAt) {
+		c.mu.Unlock()
+		return old, nil
+	}
+	call := c.fetching
+	switch {
+	case call != nil && valid:
+		// Another dial is refreshing; the current token still serves.
+		c.mu.Unlock()
+		return old, nil
+	case call == nil && now.Before(c.retryAt):
+		err, wait := c.lastErr, c.retryAt.Sub(now)
+		c.mu.Unlock()
+		if valid {
+			return old, nil
+		}
+		return OAuthBearerToken{}, fmt.Errorf("%w (next try in %v)", err, wait.Round(time.Millisecond))
+	case call == nil:
+		call = &fetchCall{done: make(chan struct{})}
+		c.fetching = call
+		go c.fetch(ctx, call)
+	}
+	c.mu.Unlock()
+
+	var err error
+	select {
+	case <-call.done:
+		if call.err == nil {
+			return call.tok, nil
+		}
+		err = call.err
+	case <-ctx.Done():
+		err = fmt.Errorf("OAUTHBEARER token: waiting for the token source: %w", ctx.Err())
+	}
+	if old.Token != "" && time.Now().Before(old.Expiry) {
+		return old, nil
+	}
+	return OAuthBearerToken{}, err
+}
+
+// fetch calls the source for call, records the outcome in the cache and
+// closes call.done.
+func (c *tokenCache) fetch(ctx context.Context, call *fetchCall) {
+	tok, err := c.call(ctx)
+	c.mu.Lock()
+	now := time.Now()
+	c.fetching = nil
+	if err != nil {
+		login := c.login.settled()
+		c.lastErr = err
+		c.retryAt = now.Add(backoff.Exp(login.RetryBackoff, login.RetryBackoffMax, c.failures))
+		c.failures++
+	} else {
+		c.tok, c.lastErr, c.failures, c.retryAt = tok, nil, 0, time.Time{}
+		c.refreshAt = refreshPoint(tok, now, c.login.settled(), rand.Float64())
+	}
+	c.mu.Unlock()
+	call.tok, call.err = tok, err
+	close(call.done)
+}
+
+// call calls the source and checks what it returns.
+func (c *tokenCache) call(ctx context.Context) (OAuthBearerToken, error) {
 	var tok OAuthBearerToken
 	err := callSource(func() (err error) { tok, err = c.src(ctx); return err })
 	if err != nil {

@@ -128,6 +128,24 @@ func TestOAuthBearer(t *testing.T) {
 			t.Fatalf("%v does not say why", err)
 		}
 	})
+	t.Run("source hangs", func(t *testing.T) {
+		// A source deaf to its context: the dial gives up at its timeout,
+		// the record fails with ErrSASL by max.block, Close returns.
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) }) // after the producer's Close (cleanups run last first)
+		_, f := saslFront(t, kafkatest.SASLFrontConfig{OAuth: newIssuer(time.Hour).check})
+		p := frontProducer(t, f, WithMaxBlock(maxBlock), WithDialTimeout(300*time.Millisecond),
+			WithOAuthBearer(func(context.Context) (OAuthBearerToken, error) {
+				<-release
+				return OAuthBearerToken{}, errors.New("released")
+			}))
+		refusal(t, p, maxBlock, ErrSASL)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	})
 	t.Run("source panics", func(t *testing.T) {
 		_, f := saslFront(t, kafkatest.SASLFrontConfig{OAuth: newIssuer(time.Hour).check})
 		p := frontProducer(t, f, WithMaxBlock(maxBlock), WithOAuthBearer(func(context.Context) (OAuthBearerToken, error) {
