@@ -180,9 +180,10 @@ type AWSCredentials struct {
 // AWS_MSK_IAM, the IAM access control of Amazon MSK (Java
 // sasl.mechanism=AWS_MSK_IAM with the aws-msk-iam-auth library), signing
 // each authentication with credentials from src (AWS Signature Version 4).
-// src is called on every dial with the dial's context, so it may rotate
-// credentials; cache them in src when fetching them is costly (the AWS SDK's
-// credential providers do). The region comes from the broker's host name
+// src is called on every dial with the dial's context (a dial waits for it
+// no longer than that context allows), so it may rotate credentials; cache
+// them in src when fetching them is costly (the AWS SDK's credential
+// providers do). The region comes from the broker's host name
 // (b-1.cluster.x.kafka.<region>.amazonaws.com), else from the AWS_REGION or
 // AWS_DEFAULT_REGION environment variables. A failure of src fails the dial
 // with an error matching ErrSASL.
@@ -199,8 +200,25 @@ func WithAWSMSKIAM(src func(ctx context.Context) (AWSCredentials, error)) Opt {
 // newAWSMechanism adapts src to franz-go's AWS_MSK_IAM mechanism.
 func newAWSMechanism(src func(ctx context.Context) (AWSCredentials, error)) sasl.Mechanism {
 	return aws.ManagedStreamingIAM(func(ctx context.Context) (aws.Auth, error) {
-		var cr AWSCredentials
-		err := callSource(func() (err error) { cr, err = src(ctx); return err })
+		// On a goroutine of its own, so that a source deaf to ctx holds
+		// the dial up no longer than ctx allows.
+		type result struct {
+			cr  AWSCredentials
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			var r result
+			r.err = callSource(func() (err error) { r.cr, err = src(ctx); return err })
+			done <- r
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-ctx.Done():
+			r.err = fmt.Errorf("waiting for the credentials source: %w", ctx.Err())
+		}
+		cr, err := r.cr, r.err
 		if err != nil {
 			return aws.Auth{}, fmt.Errorf("AWS credentials: %w", err)
 		}

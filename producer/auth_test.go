@@ -282,6 +282,17 @@ func TestAWSMSKIAM(t *testing.T) {
 			t.Fatalf("front failures %q", fails)
 		}
 	})
+	t.Run("source hangs", func(t *testing.T) {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		_, f := saslFront(t, cfg)
+		p := frontProducer(t, f, WithMaxBlock(time.Second), WithDialTimeout(300*time.Millisecond),
+			WithAWSMSKIAM(func(context.Context) (AWSCredentials, error) {
+				<-release
+				return AWSCredentials{}, errors.New("released")
+			}))
+		refusal(t, p, time.Second, ErrSASL)
+	})
 	t.Run("no credentials", func(t *testing.T) {
 		_, f := saslFront(t, cfg)
 		p := frontProducer(t, f, WithMaxBlock(time.Second), WithAWSMSKIAM(func(context.Context) (AWSCredentials, error) {
