@@ -2,14 +2,17 @@ package kafkatest
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
@@ -127,4 +130,84 @@ func FuzzSASLFrontOAuth(f *testing.F) {
 		requestBody(append(make([]byte, 8), msg...), true)
 		skipTags(msg)
 	})
+}
+
+// rawRequest writes req on conn with correlation id corr and reads the
+// answer into resp.
+func rawRequest(t *testing.T, conn net.Conn, corr int32, req kmsg.Request, resp kmsg.Response) error {
+	t.Helper()
+	b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+	b = binary.BigEndian.AppendUint16(b, uint16(req.GetVersion()))
+	b = binary.BigEndian.AppendUint32(b, uint32(corr))
+	b = binary.BigEndian.AppendUint16(b, 4)
+	b = append(b, "test"...)
+	if req.IsFlexible() {
+		b = append(b, 0)
+	}
+	if err := writeFrame(conn, req.AppendTo(b)); err != nil {
+		return err
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	frame, err := readFrame(conn)
+	if err != nil {
+		return err
+	}
+	body := frame[4:]
+	if resp.IsFlexible() {
+		if body, err = skipTags(body); err != nil {
+			return err
+		}
+	}
+	return resp.ReadFrom(body)
+}
+
+// TestSASLFrontSessionExpiry: the answer carries the token's remaining
+// life as the session lifetime; a request after it ends closes the
+// connection, while one before it passes.
+func TestSASLFrontSessionExpiry(t *testing.T) {
+	fake := NewFake(t, 1)
+	f := NewSASLFront(t, fake.Addrs(), SASLFrontConfig{
+		OAuth: func(tok string, _ map[string]string) (time.Time, error) {
+			return time.Now().Add(500 * time.Millisecond), nil
+		},
+	})
+	conn, err := net.Dial("tcp", f.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hreq := kmsg.NewPtrSASLHandshakeRequest()
+	hreq.Version, hreq.Mechanism = 1, "OAUTHBEARER"
+	hresp := kmsg.NewPtrSASLHandshakeResponse()
+	hresp.Version = 1
+	if err := rawRequest(t, conn, 1, hreq, hresp); err != nil || hresp.ErrorCode != 0 {
+		t.Fatalf("handshake: %v, code %d", err, hresp.ErrorCode)
+	}
+	areq := kmsg.NewPtrSASLAuthenticateRequest()
+	areq.Version, areq.SASLAuthBytes = 2, []byte("n,,\x01auth=Bearer tok\x01\x01")
+	aresp := kmsg.NewPtrSASLAuthenticateResponse()
+	aresp.Version = 2
+	if err := rawRequest(t, conn, 2, areq, aresp); err != nil || aresp.ErrorCode != 0 {
+		t.Fatalf("authenticate: %v, code %d", err, aresp.ErrorCode)
+	}
+	if l := aresp.SessionLifetimeMillis; l <= 0 || l > 500 {
+		t.Fatalf("session lifetime %d ms; want at most the token's 500", l)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 12
+	mresp := kmsg.NewPtrMetadataResponse()
+	mresp.Version = 12
+	if err := rawRequest(t, conn, 3, md, mresp); err != nil {
+		t.Fatalf("metadata within the session: %v", err)
+	}
+	if len(mresp.Brokers) != 1 || net.JoinHostPort(mresp.Brokers[0].Host, strconv.Itoa(int(mresp.Brokers[0].Port))) != f.Addrs()[0] {
+		t.Fatalf("metadata names %+v, not the front %s", mresp.Brokers, f.Addrs()[0])
+	}
+	time.Sleep(600 * time.Millisecond)
+	if err := rawRequest(t, conn, 4, md, mresp); err == nil {
+		t.Fatal("a request after the session ended was answered")
+	}
+	if f.Expired() != 1 {
+		t.Fatalf("expired %d", f.Expired())
+	}
 }
