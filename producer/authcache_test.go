@@ -236,6 +236,13 @@ func TestOAuthBearerClientCredentials(t *testing.T) {
 		if calls.Load() == 0 || len(f.Tokens()) == 0 {
 			t.Fatalf("%d endpoint calls, tokens %v", calls.Load(), f.Tokens())
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// No HTTP client connection outlives Close.
+		kafkatest.WaitGoroutinesGone(t, "net/http.(*persistConn)", 5*time.Second)
 	})
 	t.Run("newer properties", func(t *testing.T) {
 		c, f := saslFront(t, kafkatest.SASLFrontConfig{OAuth: check})

@@ -200,8 +200,9 @@ func (o *oauthSettings) source(jc jaasConfig) (func(ctx context.Context) (OAuthB
 		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   o.connectTimeout,
 		ResponseHeaderTimeout: o.readTimeout,
-		MaxIdleConns:          1,
-		IdleConnTimeout:       30 * time.Second,
+		// Tokens are fetched minutes apart: a connection per fetch, so
+		// no idle connection (and its goroutines) outlives Close.
+		DisableKeepAlives: true,
 	}}
 	return ep.token, nil
 }
