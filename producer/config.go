@@ -83,6 +83,7 @@ type config struct {
 
 	tls    *tls.Config
 	sasl   sasl.Mechanism
+	login  LoginRefresh // OAUTHBEARER token refresh (auth.go); zero fields mean Java's defaults
 	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	logger       *slog.Logger
@@ -273,6 +274,8 @@ func WithTLS(cfg *tls.Config) Opt { return func(c *config) { c.tls = cfg } }
 
 // WithSASL authenticates every connection with this mechanism (franz-go's
 // pkg/sasl/plain or pkg/sasl/scram; Java sasl.mechanism + sasl.jaas.config).
+// For OAUTHBEARER and AWS_MSK_IAM prefer WithOAuthBearer (which caches and
+// refreshes tokens) and WithAWSMSKIAM.
 func WithSASL(m sasl.Mechanism) Opt { return func(c *config) { c.sasl = m } }
 
 // WithDialer replaces how TCP connections to brokers are opened (default a

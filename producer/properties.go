@@ -1,12 +1,12 @@
 package producer
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"math"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,17 +151,60 @@ var properties = map[string]property{
 	},
 	"sasl.mechanism": func(_ *config, s *securitySettings, v string) error {
 		switch strings.ToUpper(v) {
-		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "AWS_MSK_IAM":
 			s.mechanism = strings.ToUpper(v)
 			return nil
 		}
-		return fmt.Errorf("must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+		return fmt.Errorf("must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or AWS_MSK_IAM")
 	},
 	"sasl.jaas.config": func(_ *config, s *securitySettings, v string) error {
-		user, pass, err := parseJAAS(v)
-		s.user, s.pass = user, pass
+		jc, err := parseJAASConfig(v)
+		s.jaas, s.hasJAAS = jc, err == nil
 		return err
 	},
+	"sasl.login.callback.handler.class": func(_ *config, s *securitySettings, v string) error {
+		s.oauth.loginHandler = v
+		return nil
+	},
+	"sasl.client.callback.handler.class": func(_ *config, s *securitySettings, v string) error {
+		s.clientHandler = v
+		return nil
+	},
+	"sasl.login.refresh.window.factor": floatProp(0.5, 1, func(c *config, f float64) { c.login.WindowFactor = f }),
+	"sasl.login.refresh.window.jitter": floatProp(0, 0.25, func(c *config, f float64) { c.login.WindowJitter = orNone(f) }),
+	"sasl.login.refresh.min.period.seconds": secondsProp(900, func(c *config, d time.Duration) {
+		c.login.MinPeriod = orNoneD(d)
+	}),
+	"sasl.login.refresh.buffer.seconds": secondsProp(3600, func(c *config, d time.Duration) { c.login.Buffer = orNoneD(d) }),
+	"sasl.login.retry.backoff.ms": func(c *config, _ *securitySettings, v string) error {
+		return parseMs(v, func(d time.Duration) { c.login.RetryBackoff = orNoneD(d) })
+	},
+	"sasl.login.retry.backoff.max.ms": func(c *config, _ *securitySettings, v string) error {
+		return parseMs(v, func(d time.Duration) { c.login.RetryBackoffMax = orNoneD(d) })
+	},
+	"sasl.login.connect.timeout.ms": func(_ *config, s *securitySettings, v string) error {
+		return parseMs(v, func(d time.Duration) { s.oauth.connectTimeout = max(d, 0) })
+	},
+	"sasl.login.read.timeout.ms": func(_ *config, s *securitySettings, v string) error {
+		return parseMs(v, func(d time.Duration) { s.oauth.readTimeout = max(d, 0) })
+	},
+	"sasl.oauthbearer.token.endpoint.url": func(_ *config, s *securitySettings, v string) error {
+		s.oauth.tokenURL = v
+		return nil
+	},
+	"sasl.oauthbearer.client.credentials.client.id": func(_ *config, s *securitySettings, v string) error {
+		s.oauth.clientID, s.oauth.hasClientID = v, true
+		return nil
+	},
+	"sasl.oauthbearer.client.credentials.client.secret": func(_ *config, s *securitySettings, v string) error {
+		s.oauth.secret, s.oauth.hasSecret = v, true
+		return nil
+	},
+	"sasl.oauthbearer.scope": func(_ *config, s *securitySettings, v string) error {
+		s.oauth.scope, s.oauth.hasSc = v, true
+		return nil
+	},
+	"sasl.oauthbearer.header.urlencode":     boolSecProp(func(s *securitySettings, b bool) { s.oauth.urlencode = b }),
 	"ssl.truststore.location":               func(_ *config, s *securitySettings, v string) error { s.caFile = v; return nil },
 	"ssl.truststore.type":                   pemOnly,
 	"ssl.keystore.location":                 func(_ *config, s *securitySettings, v string) error { s.keyFile = v; return nil },
@@ -242,8 +285,9 @@ type ignoredUse struct {
 // Reasons shared by several ignored properties.
 const (
 	whyJVM      = "a JVM setting; Go's crypto/tls and runtime have no counterpart"
-	whyKerberos = "Kerberos (GSSAPI) is not supported; sasl.mechanism accepts PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"
-	whyOAuth    = "OAUTHBEARER is not configured through properties: use WithSASL with franz-go's pkg/sasl/oauth"
+	whyKerberos = "Kerberos (GSSAPI) is not supported; sasl.mechanism accepts PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER and AWS_MSK_IAM"
+	whyJWTCheck = "kprod reads only a token's expiry (exp) and leaves checking its claims and signature to the broker"
+	whyJWTBear  = "the jwt-bearer grant (signed assertions, KIP-1139) is not supported: pass a token source doing it to WithOAuthBearer"
 	whyMetrics  = "Java metrics; kprod reports through Producer.Metrics and the OpenTelemetry and Prometheus adapters"
 	whyPEMOnly  = "kprod reads unencrypted PEM only: keystore and truststore passwords have nothing to open"
 )
@@ -293,49 +337,35 @@ var ignoredProperties = map[string]ignoredProperty{
 	"ssl.key.password":                 {why: whyPEMOnly + "; an encrypted key fails to load", warn: true, quietIfEmpty: true},
 	"ssl.truststore.password":          {why: whyPEMOnly, quietIfEmpty: true},
 
-	"sasl.kerberos.service.name":                          {why: whyKerberos, quietIfEmpty: true},
-	"sasl.kerberos.kinit.cmd":                             {why: whyKerberos},
-	"sasl.kerberos.ticket.renew.window.factor":            {why: whyKerberos},
-	"sasl.kerberos.ticket.renew.jitter":                   {why: whyKerberos},
-	"sasl.kerberos.min.time.before.relogin":               {why: whyKerberos},
-	"sasl.login.refresh.window.factor":                    {why: whyOAuth},
-	"sasl.login.refresh.window.jitter":                    {why: whyOAuth},
-	"sasl.login.refresh.min.period.seconds":               {why: whyOAuth},
-	"sasl.login.refresh.buffer.seconds":                   {why: whyOAuth},
-	"sasl.login.connect.timeout.ms":                       {why: whyOAuth},
-	"sasl.login.read.timeout.ms":                          {why: whyOAuth},
-	"sasl.login.retry.backoff.ms":                         {why: whyOAuth},
-	"sasl.login.retry.backoff.max.ms":                     {why: whyOAuth},
-	"sasl.login.class":                                    {why: whyJVM, quietIfEmpty: true},
-	"sasl.login.callback.handler.class":                   {why: whyJVM, quietIfEmpty: true},
-	"sasl.client.callback.handler.class":                  {why: whyJVM, quietIfEmpty: true},
-	"sasl.oauthbearer.jwt.retriever.class":                {why: whyOAuth},
-	"sasl.oauthbearer.jwt.validator.class":                {why: whyOAuth},
-	"sasl.oauthbearer.scope":                              {why: whyOAuth},
-	"sasl.oauthbearer.client.credentials.client.id":       {why: whyOAuth},
-	"sasl.oauthbearer.client.credentials.client.secret":   {why: whyOAuth},
-	"sasl.oauthbearer.assertion.algorithm":                {why: whyOAuth},
-	"sasl.oauthbearer.assertion.claim.aud":                {why: whyOAuth},
-	"sasl.oauthbearer.assertion.claim.exp.seconds":        {why: whyOAuth},
-	"sasl.oauthbearer.assertion.claim.iss":                {why: whyOAuth},
-	"sasl.oauthbearer.assertion.claim.jti.include":        {why: whyOAuth},
-	"sasl.oauthbearer.assertion.claim.nbf.seconds":        {why: whyOAuth},
-	"sasl.oauthbearer.assertion.claim.sub":                {why: whyOAuth},
-	"sasl.oauthbearer.assertion.file":                     {why: whyOAuth},
-	"sasl.oauthbearer.assertion.private.key.file":         {why: whyOAuth},
-	"sasl.oauthbearer.assertion.private.key.passphrase":   {why: whyOAuth},
-	"sasl.oauthbearer.assertion.template.file":            {why: whyOAuth},
-	"sasl.oauthbearer.scope.claim.name":                   {why: whyOAuth},
-	"sasl.oauthbearer.sub.claim.name":                     {why: whyOAuth},
-	"sasl.oauthbearer.token.endpoint.url":                 {why: whyOAuth},
-	"sasl.oauthbearer.jwks.endpoint.url":                  {why: whyOAuth},
-	"sasl.oauthbearer.jwks.endpoint.refresh.ms":           {why: whyOAuth},
-	"sasl.oauthbearer.jwks.endpoint.retry.backoff.ms":     {why: whyOAuth},
-	"sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms": {why: whyOAuth},
-	"sasl.oauthbearer.clock.skew.seconds":                 {why: whyOAuth},
-	"sasl.oauthbearer.expected.audience":                  {why: whyOAuth},
-	"sasl.oauthbearer.expected.issuer":                    {why: whyOAuth},
-	"sasl.oauthbearer.header.urlencode":                   {why: whyOAuth},
+	"sasl.kerberos.service.name":               {why: whyKerberos, quietIfEmpty: true},
+	"sasl.kerberos.kinit.cmd":                  {why: whyKerberos},
+	"sasl.kerberos.ticket.renew.window.factor": {why: whyKerberos},
+	"sasl.kerberos.ticket.renew.jitter":        {why: whyKerberos},
+	"sasl.kerberos.min.time.before.relogin":    {why: whyKerberos},
+	"sasl.login.class":                         {why: whyJVM, quietIfEmpty: true},
+	"sasl.oauthbearer.jwt.retriever.class": {why: "kprod chooses the retriever itself: the client_credentials grant (or a file: URL) when sasl.oauthbearer.token.endpoint.url is set, else the unsecured JWT; for others use WithOAuthBearer",
+		warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.jwt.validator.class":                {why: whyJWTCheck},
+	"sasl.oauthbearer.assertion.algorithm":                {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.claim.aud":                {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.claim.exp.seconds":        {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.claim.iss":                {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.claim.jti.include":        {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.claim.nbf.seconds":        {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.claim.sub":                {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.file":                     {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.private.key.file":         {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.private.key.passphrase":   {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.assertion.template.file":            {why: whyJWTBear, warn: true, quietIfEmpty: true},
+	"sasl.oauthbearer.scope.claim.name":                   {why: whyJWTCheck},
+	"sasl.oauthbearer.sub.claim.name":                     {why: whyJWTCheck},
+	"sasl.oauthbearer.jwks.endpoint.url":                  {why: whyJWTCheck},
+	"sasl.oauthbearer.jwks.endpoint.refresh.ms":           {why: whyJWTCheck},
+	"sasl.oauthbearer.jwks.endpoint.retry.backoff.ms":     {why: whyJWTCheck},
+	"sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms": {why: whyJWTCheck},
+	"sasl.oauthbearer.clock.skew.seconds":                 {why: whyJWTCheck},
+	"sasl.oauthbearer.expected.audience":                  {why: whyJWTCheck},
+	"sasl.oauthbearer.expected.issuer":                    {why: whyJWTCheck},
 }
 
 // closestProperty is the known key nearest to key by edit distance, when it
@@ -531,12 +561,16 @@ func pemOnly(_ *config, _ *securitySettings, v string) error {
 // securitySettings gathers the properties that only make sense together:
 // the security ones, and the two dial timeouts.
 type securitySettings struct {
-	protocol, mechanism, user, pass string
-	caFile, keyFile                 string
-	caPEM, keyPEM, chainPEM         string
-	noHostCheck                     bool
-	minTLS, maxTLS                  uint16
-	ciphers                         []uint16
+	protocol, mechanism     string
+	jaas                    jaasConfig
+	hasJAAS                 bool
+	oauth                   oauthSettings
+	clientHandler           string
+	caFile, keyFile         string
+	caPEM, keyPEM, chainPEM string
+	noHostCheck             bool
+	minTLS, maxTLS          uint16
+	ciphers                 []uint16
 
 	setup, setupMax       time.Duration
 	hasSetup, hasSetupMax bool
@@ -549,8 +583,16 @@ func (s *securitySettings) apply(c *config) error {
 	case s.hasSetup:
 		c.dialTimeout = s.setup
 	}
+	// The callback handler classes take effect only with their mechanism;
+	// with another they are Java classes kprod cannot load.
+	if s.oauth.loginHandler != "" && s.mechanism != "OAUTHBEARER" {
+		c.ignored = append(c.ignored, ignoredUse{key: "sasl.login.callback.handler.class", why: whyJVM})
+	}
+	if s.clientHandler != "" && s.mechanism != "AWS_MSK_IAM" {
+		c.ignored = append(c.ignored, ignoredUse{key: "sasl.client.callback.handler.class", why: whyJVM, warn: true})
+	}
 	if s.protocol == "" {
-		if s.mechanism != "" || s.user != "" || s.caFile != "" || s.keyFile != "" || s.caPEM != "" || s.keyPEM != "" || s.chainPEM != "" {
+		if s.mechanism != "" || s.hasJAAS || s.caFile != "" || s.keyFile != "" || s.caPEM != "" || s.keyPEM != "" || s.chainPEM != "" {
 			return fmt.Errorf("%w: security.protocol: must be set with sasl.* or ssl.* properties", ErrInvalidConfig)
 		}
 		return nil
@@ -596,36 +638,93 @@ func (s *securitySettings) apply(c *config) error {
 		c.tls = tc
 	}
 	if strings.HasPrefix(s.protocol, "SASL") {
-		if s.user == "" {
-			return fmt.Errorf("%w: sasl.jaas.config: needed with %s", ErrInvalidConfig, s.protocol)
-		}
-		switch s.mechanism {
-		case "", "PLAIN":
-			c.sasl = plain.Auth{User: s.user, Pass: s.pass}.AsMechanism()
-		case "SCRAM-SHA-256":
-			c.sasl = scram.Auth{User: s.user, Pass: s.pass}.AsSha256Mechanism()
-		case "SCRAM-SHA-512":
-			c.sasl = scram.Auth{User: s.user, Pass: s.pass}.AsSha512Mechanism()
-		}
+		return s.applySASL(c)
 	}
 	return nil
 }
 
-var jaasOption = regexp.MustCompile(`(username|password)\s*=\s*"((?:[^"\\]|\\.)*)"`)
-
-// parseJAAS reads username and password from a JAAS login module line such as
-// `...PlainLoginModule required username="u" password="p";`.
-func parseJAAS(v string) (user, pass string, err error) {
-	for _, m := range jaasOption.FindAllStringSubmatch(v, -1) {
-		val := strings.ReplaceAll(m[2], `\"`, `"`)
-		if m[1] == "username" {
-			user = val
-		} else {
-			pass = val
+// applySASL builds the SASL mechanism of the properties.
+func (s *securitySettings) applySASL(c *config) error {
+	if !s.hasJAAS {
+		return fmt.Errorf("%w: sasl.jaas.config: needed with %s", ErrInvalidConfig, s.protocol)
+	}
+	if err := c.login.check(); err != nil {
+		return err
+	}
+	var err error
+	switch s.mechanism {
+	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		user, pass := s.jaas.opts["username"], s.jaas.opts["password"]
+		if user == "" {
+			return fmt.Errorf(`%w: sasl.jaas.config: no username="..." found`, ErrInvalidConfig)
 		}
+		switch s.mechanism {
+		case "", "PLAIN":
+			c.sasl = plain.Auth{User: user, Pass: pass}.AsMechanism()
+		case "SCRAM-SHA-256":
+			c.sasl = scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()
+		case "SCRAM-SHA-512":
+			c.sasl = scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
+		}
+	case "OAUTHBEARER":
+		if h := s.oauth.loginHandler; h != "" && !unsecuredLoginHandlers[h] && !endpointLoginHandlers[h] {
+			return fmt.Errorf("%w: sasl.login.callback.handler.class: %s cannot be loaded; use WithOAuthBearer with a Go token source", ErrInvalidConfig, h)
+		}
+		var src func(context.Context) (OAuthBearerToken, error)
+		if src, err = s.oauth.source(s.jaas); err == nil {
+			c.sasl = newOAuthMechanism(src, &c.login)
+		}
+	case "AWS_MSK_IAM":
+		c.sasl, err = mskIAMFromEnv(s.jaas, s.clientHandler)
 	}
-	if user == "" {
-		return "", "", fmt.Errorf(`no username="..." found`)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
-	return user, pass, nil
+	return nil
+}
+
+// floatProp parses a number in [lo, hi].
+func floatProp(lo, hi float64, set func(*config, float64)) property {
+	return func(c *config, _ *securitySettings, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < lo || f > hi {
+			return fmt.Errorf("must be a number from %g to %g", lo, hi)
+		}
+		set(c, f)
+		return nil
+	}
+}
+
+// secondsProp parses a whole number of seconds in [0, hi].
+func secondsProp(hi int64, set func(*config, time.Duration)) property {
+	return func(c *config, _ *securitySettings, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > hi {
+			return fmt.Errorf("must be a number of seconds from 0 to %d", hi)
+		}
+		set(c, time.Duration(n)*time.Second)
+		return nil
+	}
+}
+
+func boolSecProp(set func(*securitySettings, bool)) property {
+	return func(_ *config, s *securitySettings, v string) error {
+		return boolProp(func(_ *config, b bool) { set(s, b) })(nil, s, v)
+	}
+}
+
+// orNone and orNoneD turn a Java zero, which means "none", into
+// LoginRefresh's negative "none" (its zero means the default).
+func orNone(f float64) float64 {
+	if f == 0 {
+		return -1
+	}
+	return f
+}
+
+func orNoneD(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -29,6 +29,16 @@
 // after [LossyDialer.Arm]) after the broker did the work, as a network
 // fault would.
 //
+// SASL mechanisms kfake does not check are checked by a [SASLFront]: a
+// loopback front per kfake broker that answers SaslHandshake and
+// SaslAuthenticate itself (OAUTHBEARER tokens through a test's validator,
+// AWS_MSK_IAM signatures recomputed from a known secret), gives sessions a
+// lifetime and closes expired ones as a broker does (KIP-368), counts the
+// authentications per token, then pipes each connection to its broker with
+// Metadata and FindCoordinator answers naming the front. On real Kafka,
+// [KafkaConfig].OAuthBearer adds a SASL_PLAINTEXT listener with Kafka's
+// unsecured JWT validator ([Kafka.SASLAddrs]).
+//
 // A package whose tests share real clusters takes them from a [Shared]:
 // one runs at a time, replaced only when a test asks for another shape.
 //

@@ -44,6 +44,26 @@ type KafkaConfig struct {
 	// Dir is where the cluster's temporary folder is made (default: the
 	// system temp folder).
 	Dir string
+	// OAuthBearer, when set, adds a SASL_PLAINTEXT listener to every node
+	// that takes SASL OAUTHBEARER (see SASLAddrs); the PLAINTEXT listener
+	// stays, for the brokers themselves and for test readers.
+	OAuthBearer *OAuthBearerListener
+}
+
+// OAuthBearerListener configures the SASL_PLAINTEXT OAUTHBEARER listener.
+// Tokens are checked by Kafka's built-in validator for unsecured JWTs (alg
+// "none"), which a broker uses when no server callback handler is
+// configured: for tests and development only. It needs no identity
+// provider, and no allowed-URL system property (that guards only the
+// handlers that fetch keys or tokens over HTTP).
+type OAuthBearerListener struct {
+	// RequiredScope, when set, is a scope every token must carry (the
+	// validator's unsecuredValidatorRequiredScope option).
+	RequiredScope string
+	// ReauthMs is connections.max.reauth.ms: the longest SASL session
+	// before a client must re-authenticate (KIP-368); a session also ends
+	// when its token expires. 0 keeps Kafka's default (no limit).
+	ReauthMs int
 }
 
 // Kafka is a Cluster of real Apache Kafka nodes run as child processes.
@@ -62,6 +82,7 @@ type Kafka struct {
 type node struct {
 	id       int32
 	port     int    // PLAINTEXT listener
+	saslPort int    // SASL_PLAINTEXT listener; 0 without KafkaConfig.OAuthBearer
 	ctrlPort int    // CONTROLLER listener; 0 on broker-only nodes
 	dir      string // holds server.properties, the log and data/
 	proc     *proc  // nil while stopped
@@ -144,7 +165,7 @@ func launchOnce(ctx context.Context, lib string, cfg KafkaConfig) (*Kafka, error
 		return nil, fmt.Errorf("kafkatest: %w", err)
 	}
 	k := &Kafka{cfg: cfg, lib: lib, root: root, clusterID: newClusterID()}
-	ports, err := freePorts(cfg.Brokers + 1)
+	ports, err := freePorts(2*cfg.Brokers + 1)
 	if err != nil {
 		os.RemoveAll(root)
 		return nil, err
@@ -153,6 +174,9 @@ func launchOnce(ctx context.Context, lib string, cfg KafkaConfig) (*Kafka, error
 		n := &node{id: int32(i + 1), port: ports[i], dir: filepath.Join(root, "node-"+strconv.Itoa(i+1))}
 		if i == 0 {
 			n.ctrlPort = ports[cfg.Brokers]
+		}
+		if cfg.OAuthBearer != nil {
+			n.saslPort = ports[cfg.Brokers+1+i]
 		}
 		k.nodes = append(k.nodes, n)
 	}
@@ -285,6 +309,21 @@ func (k *Kafka) serverProps(n *node) map[string]string {
 		ctrlAddr := "CONTROLLER://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(n.ctrlPort))
 		p["listeners"] += "," + ctrlAddr
 	}
+	if o := k.cfg.OAuthBearer; o != nil {
+		sasl := "SASL_PLAINTEXT://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(n.saslPort))
+		p["listeners"] += "," + sasl
+		p["advertised.listeners"] += "," + sasl
+		p["listener.security.protocol.map"] += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+		p["sasl.enabled.mechanisms"] = "OAUTHBEARER"
+		jaas := `org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker"`
+		if o.RequiredScope != "" {
+			jaas += ` unsecuredValidatorRequiredScope="` + o.RequiredScope + `"`
+		}
+		p["listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config"] = jaas + ";"
+		if o.ReauthMs > 0 {
+			p["connections.max.reauth.ms"] = strconv.Itoa(o.ReauthMs)
+		}
+	}
 	maps.Copy(p, k.cfg.ServerProps)
 	return p
 }
@@ -408,6 +447,20 @@ func probe(ctx context.Context, addr string, want int) string {
 
 // Engine is EngineKafka.
 func (k *Kafka) Engine() Engine { return EngineKafka }
+
+// SASLAddrs is where every node's SASL_PLAINTEXT OAUTHBEARER listener is
+// (KafkaConfig.OAuthBearer); nil without one.
+func (k *Kafka) SASLAddrs() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for _, n := range k.nodes {
+		if n.saslPort != 0 {
+			out = append(out, net.JoinHostPort("127.0.0.1", strconv.Itoa(n.saslPort)))
+		}
+	}
+	return out
+}
 
 // Addrs is where every node's PLAINTEXT listener is, running or not.
 func (k *Kafka) Addrs() []string {

@@ -40,7 +40,10 @@ type Config struct {
 	TLS *tls.Config
 
 	// SASL authenticates every connection when non-nil (for example a
-	// mechanism from franz-go's sasl/plain or sasl/scram packages).
+	// mechanism from franz-go's sasl/plain, sasl/scram, sasl/oauth or
+	// sasl/aws packages). A session lifetime the broker sets (KIP-368;
+	// with OAUTHBEARER at most the token's remaining life) makes the pool
+	// replace the connection before it ends.
 	SASL sasl.Mechanism
 
 	// DialTimeout bounds a whole dial: TCP, TLS, ApiVersions and SASL.
