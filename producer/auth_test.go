@@ -201,7 +201,12 @@ func TestOAuthBearerRefresh(t *testing.T) {
 	if fails := f.Failures(); len(fails) != 0 {
 		t.Fatalf("refused authentications: %q", fails)
 	}
-	if e := f.Expired(); e != 0 {
+	// The pool stops handing out a connection at 97% of its session (75 ms
+	// before the end here); a loaded machine may delay one request past
+	// the end, which the front answers by closing the connection and the
+	// producer by a retry. Without re-authentication every connection's
+	// session would end at each of the four token lives: a dozen or more.
+	if e := f.Expired(); e > 2 {
 		t.Fatalf("%d connections were used after their session ended", e)
 	}
 	t.Logf("%d records, %d source calls, tokens seen %v, authentications of the first %d", n, len(calls), tokens, f.Auths(tokens[0]))
