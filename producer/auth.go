@@ -74,32 +74,26 @@ const (
 // settled returns r with every zero field set to its default and every
 // negative one to zero.
 func (r LoginRefresh) settled() LoginRefresh {
-	pick := func(v, def float64) float64 {
-		switch {
-		case v == 0:
-			return def
-		case v < 0:
-			return 0
-		}
-		return v
-	}
-	pickD := func(v, def time.Duration) time.Duration {
-		switch {
-		case v == 0:
-			return def
-		case v < 0:
-			return 0
-		}
-		return v
-	}
 	return LoginRefresh{
-		WindowFactor:    pick(r.WindowFactor, defaultRefreshFactor),
-		WindowJitter:    pick(r.WindowJitter, defaultRefreshJitter),
-		MinPeriod:       pickD(r.MinPeriod, defaultRefreshMin),
-		Buffer:          pickD(r.Buffer, defaultRefreshBuffer),
-		RetryBackoff:    pickD(r.RetryBackoff, defaultLoginBackoff),
-		RetryBackoffMax: pickD(r.RetryBackoffMax, defaultLoginBackoffMax),
+		WindowFactor:    refreshSetting(r.WindowFactor, defaultRefreshFactor),
+		WindowJitter:    refreshSetting(r.WindowJitter, defaultRefreshJitter),
+		MinPeriod:       refreshSetting(r.MinPeriod, defaultRefreshMin),
+		Buffer:          refreshSetting(r.Buffer, defaultRefreshBuffer),
+		RetryBackoff:    refreshSetting(r.RetryBackoff, defaultLoginBackoff),
+		RetryBackoffMax: refreshSetting(r.RetryBackoffMax, defaultLoginBackoffMax),
 	}
+}
+
+// refreshSetting is v, or def when v is zero, or 0 when v is negative
+// ("none").
+func refreshSetting[T float64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // check validates the ranges Java allows; it names the Java property.

@@ -167,21 +167,7 @@ func TestOAuthBearerRefresh(t *testing.T) {
 	l := newLedger(t)
 	ctx := ctxTimeout(t, time.Minute)
 	const run = 4 * life
-	start := time.Now()
-	n := 0
-	for tick := time.NewTicker(5 * time.Millisecond); time.Since(start) < run; <-tick.C {
-		for range 20 {
-			rec := l.record("sec", n)
-			rec.Partition, rec.PinPartition = int32(n%3), true
-			p.Send(ctx, rec, l.callback(n))
-			n++
-		}
-	}
-	l.wait(30 * time.Second)
-	if failed := l.failed(); failed != 0 {
-		t.Fatalf("%d of %d records failed, e.g. %v", failed, n, firstErr(l))
-	}
-	l.checkLog(consume(t, c, "sec", n))
+	n := sendFor(t, c, p, l, ctx, run, 5*time.Millisecond, 20)
 
 	ti.mu.Lock()
 	calls, prevExp := append([]time.Time(nil), ti.calls...), append([]time.Time(nil), ti.prevExp...)
@@ -362,20 +348,7 @@ func TestOAuthBearerUnsecuredProperties(t *testing.T) {
 	}))
 	l := newLedger(t)
 	ctx := ctxTimeout(t, time.Minute)
-	n := 0
-	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
-		for range 10 {
-			rec := l.record("sec", n)
-			rec.Partition, rec.PinPartition = int32(n%3), true
-			p.Send(ctx, rec, l.callback(n))
-			n++
-		}
-	}
-	l.wait(30 * time.Second)
-	if failed := l.failed(); failed != 0 {
-		t.Fatalf("%d of %d records failed, e.g. %v", failed, n, firstErr(l))
-	}
-	l.checkLog(consume(t, c, "sec", n))
+	sendFor(t, c, p, l, ctx, 5*time.Second, 20*time.Millisecond, 10)
 	if toks := f.Tokens(); len(toks) < 2 {
 		t.Fatalf("%d tokens seen over 5 s of 2 s tokens", len(toks))
 	}
@@ -418,4 +391,27 @@ func TestAWSMSKIAMProperties(t *testing.T) {
 	})
 	p2 := frontProducer(t, f2, WithProperties(props), WithMaxBlock(time.Second))
 	refusal(t, p2, time.Second, ErrSASL)
+}
+
+// sendFor sends perTick records to topic "sec" (partitions 0-2 in turn)
+// every tick for run (a time, where sendPaced takes a count), then checks that every record was answered without
+// error and is in the log once, in order, at its offset. It returns how
+// many it sent.
+func sendFor(t *testing.T, c *kfake.Cluster, p *Producer, l *ledger, ctx context.Context, run, tick time.Duration, perTick int) int {
+	t.Helper()
+	n := 0
+	for start := time.Now(); time.Since(start) < run; time.Sleep(tick) {
+		for range perTick {
+			rec := l.record("sec", n)
+			rec.Partition, rec.PinPartition = int32(n%3), true
+			p.Send(ctx, rec, l.callback(n))
+			n++
+		}
+	}
+	l.wait(30 * time.Second)
+	if failed := l.failed(); failed != 0 {
+		t.Fatalf("%d of %d records failed, e.g. %v", failed, n, firstErr(l))
+	}
+	l.checkLog(consume(t, c, "sec", n))
+	return n
 }
