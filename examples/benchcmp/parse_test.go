@@ -148,7 +148,7 @@ func TestMakeValues(t *testing.T) {
 // through the free list, so a warm run allocates nothing per record.
 func TestKgoDriverRecycles(t *testing.T) {
 	gen := loadgen.New()
-	d := newKgoDriver(nil, "bench", nil, gen)
+	d := newKgoDriver(nil, driverConfig{topic: "bench", gen: gen}, nil)
 	seen := make(map[*kgo.Record]bool)
 	send := func(_ int64, s *loadgen.Slot) {
 		if s != nil {
