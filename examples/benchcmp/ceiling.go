@@ -153,7 +153,9 @@ func openCeilingSession(ctx context.Context, brokers []string, topic string) (*c
 // partition: keyed records go where kprod's (Java's) key hash sends them,
 // the others fill one partition's batch, then the next one's (sticky). With
 // perRecord, every batch holds one record. It stops once the stream went
-// through the value corpus and every partition has at least two batches.
+// through the value corpus (single records: its first 8,192 values, enough
+// for a ring of requests sent at a fixed rate) and every partition has at
+// least two batches.
 func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord bool) ([][]*batch.Builder, error) {
 	comp, err := ceilingCompressor(w.codec)
 	if err != nil {
@@ -171,8 +173,12 @@ func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord b
 		open[p] = nil
 		return nil
 	}
+	corpus := len(values)
+	if perRecord {
+		corpus = min(corpus, 8192)
+	}
 	enough := func(i int) bool {
-		if i < len(values) {
+		if i < corpus {
 			return false
 		}
 		for _, d := range done {

@@ -115,5 +115,6 @@ func (d *rdkafkaDriver) close(ctx context.Context) error {
 	d.done.Wait()
 	return err
 }
+
 // rdkafkaBuilt says whether this build has the librdkafka driver.
 const rdkafkaBuilt = true

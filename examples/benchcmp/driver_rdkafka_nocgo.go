@@ -8,5 +8,6 @@ import "fmt"
 func newRdkafka(driverConfig) (driver, error) {
 	return nil, fmt.Errorf("%w: %s needs cgo (CGO_ENABLED=1 and a C compiler)", errNotBuilt, libRdkafka)
 }
+
 // rdkafkaBuilt says whether this build has the librdkafka driver.
 const rdkafkaBuilt = false

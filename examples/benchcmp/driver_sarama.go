@@ -15,8 +15,8 @@ import (
 // flight per broker: Net.MaxOpenRequests = 1, where the other clients keep
 // 5), the workload's codec and linger (Flush.Frequency), and its batch.size
 // as the limit of one partition's batch (Producer.MaxMessageBytes) with a
-// request sent once a batch's worth per partition is buffered
-// (Flush.Bytes). Keys are partitioned with murmur2 as Java does
+// request sent once a batch's worth per partition is buffered (Flush.Bytes;
+// with linger 0, as soon as anything is). Keys are partitioned with murmur2 as Java does
 // (NewMurmur2Partitioner); records without a key go to a random partition,
 // sarama's only choice for them.
 type saramaDriver struct {
@@ -43,8 +43,13 @@ func saramaConfig(cfg driverConfig) (*sarama.Config, error) {
 	c.Producer.Return.Errors = true
 	c.Producer.Partitioner = sarama.NewMurmur2Partitioner
 	c.Producer.MaxMessageBytes = w.batchSize
-	c.Producer.Flush.Bytes = w.batchSize * max(cfg.partitions, 1)
-	c.Producer.Flush.Frequency = w.linger
+	if w.linger > 0 {
+		// With a linger, sarama waits for a request's worth of records
+		// (or the linger); without one it sends whatever is buffered at
+		// once (Flush.Bytes without a Frequency would wait forever).
+		c.Producer.Flush.Bytes = w.batchSize * max(cfg.partitions, 1)
+		c.Producer.Flush.Frequency = w.linger
+	}
 	c.ChannelBufferSize = 4096
 	switch w.codec {
 	case "none":

@@ -31,9 +31,12 @@ import (
 //     --warmup-records) gives records/s and the latency percentiles, which
 //     it prints in whole milliseconds;
 //   - the process: CPU time is read from /proc/<pid>/stat when the tool
-//     prints "In steady state." and again when it prints its summary, so
-//     neither the JVM's start nor the warm-up's JIT compilation is charged
-//     to the measured records; peak RSS is the child's rusage maximum.
+//     prints "In steady state." (at the first progress report, every
+//     100 ms, after the warm-up's last record) and again when it prints its
+//     summary, and charged to the records answered in between (the total
+//     less those its progress lines counted up to the marker), so neither
+//     the JVM's start nor the warm-up's JIT compilation is in the figure;
+//     peak RSS is the child's rusage maximum.
 //
 // Allocations are not counted (the JVM's are not Go's).
 
@@ -52,6 +55,10 @@ type javaSummary struct {
 	p50, p95, p99 float64 // ms (whole)
 	p999          float64
 }
+
+// javaProgressRE matches a progress line: the records answered in one
+// reporting window.
+var javaProgressRE = regexp.MustCompile(`^(\d+) records sent, [\d.]+ records/sec \([\d.]+ MB/sec\), [\d.]+ ms avg latency, [\d.]+ ms max latency\.$`)
 
 var javaSummaryRE = regexp.MustCompile(`^(\d+) (steady state )?records sent, ([\d.]+) records/sec \([\d.]+ MB/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th\.$`)
 
@@ -108,7 +115,7 @@ func javaArgs(w workload, brokers []string, topic, payload string, records, warm
 		"--warmup-records", strconv.FormatInt(warmup, 10),
 		"--payload-file", payload,
 		"--throughput", throughput,
-		"--reporting-interval", "1000",
+		"--reporting-interval", "100",
 		"--bootstrap-server", joinAddrs(brokers),
 	}
 	if w.keys > 0 {
@@ -226,13 +233,17 @@ func runJava(ctx context.Context, dir string, w workload, brokers []string, topi
 func readJavaOutput(out io.Reader, cpu func() (time.Duration, error)) (result, error) {
 	var cpu0, cpu1 time.Duration
 	var seenSteady, seenTotal bool
-	var steady javaSummary
+	var steady, total javaSummary
 	var haveSteady bool
+	// answered counts the records of the progress lines so far; atMarker
+	// is it through the window the marker closed (the line after it).
+	var answered, atMarker int64
+	awaitWindow := false
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == javaSteadyMarker && !seenSteady {
-			seenSteady = true
+			seenSteady, awaitWindow = true, true
 			c, err := cpu()
 			if err != nil {
 				return result{}, err
@@ -240,12 +251,20 @@ func readJavaOutput(out io.Reader, cpu func() (time.Duration, error)) (result, e
 			cpu0 = c
 			continue
 		}
+		if m := javaProgressRE.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			answered += n
+			if awaitWindow {
+				atMarker, awaitWindow = answered, false
+			}
+			continue
+		}
 		s, ok := parseJavaSummary(line)
 		if !ok {
 			continue
 		}
 		if !s.steady && !seenTotal {
-			seenTotal = true
+			seenTotal, total = true, s
 			c, err := cpu()
 			if err != nil {
 				return result{}, err
@@ -260,14 +279,22 @@ func readJavaOutput(out io.Reader, cpu func() (time.Duration, error)) (result, e
 		return result{}, err
 	}
 	if !seenSteady || !seenTotal || !haveSteady {
-		return result{}, fmt.Errorf("%w: steady-state marker %v, summary %v, steady-state summary %v", errJavaOutput, seenSteady, seenTotal, haveSteady)
+		return result{}, fmt.Errorf("%w: steady-state marker %v, summary %v, steady-state summary %v (a run shorter than the tool's 100 ms progress window has no marker)",
+			errJavaOutput, seenSteady, seenTotal, haveSteady)
+	}
+	if awaitWindow {
+		atMarker = answered // the marker came with the last window
+	}
+	timed := total.records - atMarker
+	if timed <= 0 {
+		return result{}, fmt.Errorf("%w: no record answered after the steady-state marker", errJavaOutput)
 	}
 	return result{
 		Lib:             libJava,
 		Records:         steady.records,
 		Seconds:         float64(steady.records) / steady.recordsPerSec,
 		RecordsPerSec:   steady.recordsPerSec,
-		CPUMicrosPerRec: float64(cpu1-cpu0) / 1e3 / float64(steady.records),
+		CPUMicrosPerRec: float64(cpu1-cpu0) / 1e3 / float64(timed),
 		Sampled:         steady.records,
 		P50Ms:           steady.p50,
 		P99Ms:           steady.p99,

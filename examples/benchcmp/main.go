@@ -227,8 +227,14 @@ func compare(o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.stop()
+	created := make(map[string]bool)
 	for _, w := range ws {
-		if err := b.createTopic(bctx, w.topicName(o.topic), w.topicPartitions(o.partitions)); err != nil {
+		topic := w.topicName(o.topic)
+		if created[topic] {
+			continue
+		}
+		created[topic] = true
+		if err := b.createTopic(bctx, topic, w.topicPartitions(o.partitions)); err != nil {
 			bcancel()
 			return err
 		}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestChartSVG parses the chart as XML and checks it has a bar per client,
+// workload and panel with the median as its value, an axis label per panel,
+// the workloads under the bars and a legend entry per client.
+func TestChartSVG(t *testing.T) {
+	a, _ := findWorkload("a")
+	d, _ := findWorkload("d")
+	outs := []outcome{
+		{w: a, runs: map[string][]result{
+			"kprod":   runsOf("kprod", "a", 0, 1, 100, 300, 200),
+			"kgo":     runsOf("kgo", "a", 0, 1, 150),
+			"ceiling": runsOf("ceiling", "a", 0, 1, 900),
+		}},
+		{w: d, runs: map[string][]result{
+			"kprod":   runsOf("kprod", "d", 0, 1, 10),
+			"kgo":     runsOf("kgo", "d", 0, 1, 10),
+			"ceiling": runsOf("ceiling", "d", 0, 1, 10),
+		}},
+	}
+	svg := chartSVG(outs, []string{"kprod", "kgo", "sarama", "ceiling"}, brokerKfake)
+
+	type bar struct {
+		client, workload, metric string
+		value                    float64
+	}
+	var bars []bar
+	var texts []string
+	metric := ""
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the chart is not XML: %v\n%s", err, svg)
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			if root == "" {
+				root = e.Name.Local
+			}
+			attr := func(name string) string {
+				for _, a := range e.Attr {
+					if a.Name.Local == name {
+						return a.Value
+					}
+				}
+				return ""
+			}
+			if e.Name.Local == "g" && attr("class") == "panel" {
+				metric = attr("data-metric")
+			}
+			if e.Name.Local == "rect" && attr("class") == "bar" {
+				v, err := strconv.ParseFloat(attr("data-value"), 64)
+				if err != nil {
+					t.Errorf("bar value %q: %v", attr("data-value"), err)
+				}
+				if h, _ := strconv.ParseFloat(attr("height"), 64); h < 0 || h > panelHeight {
+					t.Errorf("bar height %v", h)
+				}
+				bars = append(bars, bar{attr("data-client"), attr("data-workload"), metric, v})
+			}
+		case xml.CharData:
+			if s := strings.TrimSpace(string(e)); s != "" {
+				texts = append(texts, s)
+			}
+		}
+	}
+	if root != "svg" {
+		t.Fatalf("root element %q", root)
+	}
+	// 3 clients ran (sarama did not) × 2 workloads × 2 panels.
+	if len(bars) != 12 {
+		t.Fatalf("%d bars, want 12: %+v", len(bars), bars)
+	}
+	for _, b := range bars {
+		if b.client == "kprod" && b.workload == "a" && strings.HasPrefix(b.metric, "records/s") && b.value != 200 {
+			t.Errorf("kprod's a bar is %v, want the median 200", b.value)
+		}
+		if b.client == "sarama" {
+			t.Errorf("a bar for a client that did not run: %+v", b)
+		}
+	}
+	joined := strings.Join(texts, "\n")
+	for _, want := range []string{"records/s (median; higher is better)", "client CPU µs per record (median; lower is better)",
+		"kprod", "kgo", "ceiling", "a", "d", a.title, d.title, "kfake"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("chart text lacks %q:\n%s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "sarama") {
+		t.Errorf("legend names a client that did not run")
+	}
+}
+
+func TestNiceAxis(t *testing.T) {
+	for _, tc := range []struct{ v, top, step float64 }{
+		{0, 1, 0.2}, {1, 1, 0.2}, {7, 8, 2}, {2_442_112, 2_500_000, 500_000}, {0.44, 0.5, 0.1},
+	} {
+		top, step := niceAxis(tc.v)
+		if diff(top, tc.top) || diff(step, tc.step) {
+			t.Errorf("niceAxis(%v) = %v, %v; want %v, %v", tc.v, top, step, tc.top, tc.step)
+		}
+	}
+	for v, want := range map[float64]string{2_500_000: "2.5M", 340_000: "340k", 12: "12", 0.44: "0.44", 0: "0"} {
+		if got := axisNumber(v); got != want {
+			t.Errorf("axisNumber(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func diff(a, b float64) bool { return a-b > 1e-9 || b-a > 1e-9 }
