@@ -200,8 +200,7 @@ func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord b
 		}
 		value := values[i%len(values)]
 		if open[p] == nil {
-			open[p] = new(batch.Builder)
-			open[p].Reset(make([]byte, 0, w.batchSize+batch.Overhead))
+			open[p] = newBuilder(w, perRecord)
 		}
 		b := open[p]
 		if b.NumRecords() > 0 && b.Len()+b.AppendSize(ts, key, value, nil) > w.batchSize {
@@ -213,8 +212,7 @@ func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord b
 				p = sticky
 			}
 			if open[p] == nil {
-				open[p] = new(batch.Builder)
-				open[p].Reset(make([]byte, 0, w.batchSize+batch.Overhead))
+				open[p] = newBuilder(w, perRecord)
 			}
 			b = open[p]
 		}
@@ -229,6 +227,18 @@ func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord b
 		}
 	}
 	return done, nil
+}
+
+// newBuilder is an empty batch with a buffer for a full batch (one
+// record's worth with perRecord).
+func newBuilder(w workload, perRecord bool) *batch.Builder {
+	size := w.batchSize + batch.Overhead
+	if perRecord {
+		size = batch.Overhead + 2*w.valueSize + 64
+	}
+	b := new(batch.Builder)
+	b.Reset(make([]byte, 0, size))
+	return b
 }
 
 // ceilingCompressor is the batch compressor of codec (nil for none).

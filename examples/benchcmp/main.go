@@ -63,6 +63,7 @@ type options struct {
 	profileDir     string
 	memProfileRate int
 	verbose        bool
+	brokerWarmup   bool
 	out            string
 	sample         int64
 	kprodProps     string
@@ -97,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.profileDir, "profile", "", "directory for a CPU and an allocation profile of every run")
 	fs.IntVar(&o.memProfileRate, "memprofilerate", 0, "runtime.MemProfileRate in profiled runs; 0 keeps Go's default")
 	fs.BoolVar(&o.verbose, "v", false, "print every run's result as it finishes")
+	fs.BoolVar(&o.brokerWarmup, "broker-warmup", true, "before each workload's measured runs, one unmeasured run of the ceiling client, so a JVM broker's JIT has compiled the produce path before any client is measured")
 	fs.StringVar(&o.out, "out", "", "also write the report to this file")
 	fs.Int64Var(&o.sample, "sample", 16, "throughput workloads time one record in this many (the latency workload times all)")
 	fs.StringVar(&o.kprodProps, "kprod-props", "", "extra kprod settings as Java properties k=v,... (experiments; the targets assume none)")
@@ -249,6 +251,11 @@ func compare(o *options, stdout, stderr io.Writer) error {
 		if w.latency {
 			runs = o.latencyRuns
 		}
+		if o.brokerWarmup {
+			if _, err := runChild(ctx, self, o, w, libCeiling, -1, b.Addrs(), stderr); err != nil {
+				return fmt.Errorf("workload %s, broker warm-up: %w", w.name, err)
+			}
+		}
 		for i := 0; i < runs; i++ {
 			for _, lib := range libs {
 				cpu0, err := processCPU(b.pid())
@@ -367,7 +374,7 @@ func runChild(ctx context.Context, self string, o *options, w workload, lib stri
 		"-records", strconv.FormatInt(records, 10), "-warmup", strconv.FormatInt(warmup, 10),
 		"-rate", strconv.FormatFloat(o.rate, 'f', -1, 64), "-timeout", o.runTimeout.String(),
 		"-sample", strconv.FormatInt(sample, 10), "-kprod-props", o.kprodProps}
-	if o.profileDir != "" {
+	if o.profileDir != "" && i >= 0 { // i < 0: the broker warm-up, not profiled
 		base := filepath.Join(o.profileDir, fmt.Sprintf("%s-%s-%d", w.name, lib, i+1))
 		args = append(args, "-cpuprofile", base+".cpu.pprof", "-memprofile", base+".allocs.pprof")
 		if o.memProfileRate > 0 {
