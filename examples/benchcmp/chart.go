@@ -9,8 +9,11 @@ import (
 
 // The chart -svg writes: two panels, records/s and client CPU µs per record,
 // each a group of bars per workload with one bar per client (the median of
-// its runs), a value axis with grid lines, and a legend of the clients'
-// colours. Plain SVG 1.1 written by hand, so the module needs nothing for it.
+// its runs), a logarithmic value axis with a grid line per power of ten (the
+// workloads' figures span four of them: on a linear axis the latency
+// workload's records/s and the throughput workloads' CPU would not show),
+// and a legend of the clients' colours. Plain SVG 1.1 written by hand, so
+// the module needs nothing for it.
 
 // chartColors are the clients' bar colours, in libraries order.
 var chartColors = map[string]string{
@@ -42,8 +45,8 @@ type chartPanel struct {
 }
 
 var chartPanels = []chartPanel{
-	{title: "records/s (median; higher is better)", get: func(r result) float64 { return r.RecordsPerSec }},
-	{title: "client CPU µs per record (median; lower is better)", get: func(r result) float64 { return r.CPUMicrosPerRec }},
+	{title: "records/s (median, log scale; higher is better)", get: func(r result) float64 { return r.RecordsPerSec }},
+	{title: "client CPU µs per record (median, log scale; lower is better)", get: func(r result) float64 { return r.CPUMicrosPerRec }},
 }
 
 // chartSVG draws outs' medians for libs, on the broker named brokerKind.
@@ -78,20 +81,26 @@ func chartSVG(outs []outcome, libs []string, brokerKind string) []byte {
 		fmt.Fprintf(&b, `<g class="panel" data-metric="%s">`+"\n", html.EscapeString(p.title))
 		fmt.Fprintf(&b, `<text class="axis-label" transform="translate(18 %.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n",
 			(top+bottom)/2, html.EscapeString(p.title))
-		// The value axis: 0 to a round number above the largest median.
-		maxV := 0.0
+		// The value axis: the powers of ten around the medians.
+		var vals []float64
 		for _, o := range outs {
 			for _, lib := range shown {
 				if rs := o.runs[lib]; len(rs) > 0 {
-					maxV = math.Max(maxV, median(column(rs, p.get)))
+					vals = append(vals, median(column(rs, p.get)))
 				}
 			}
 		}
-		top5, step := niceAxis(maxV)
-		for v := 0.0; v <= top5*1.0001; v += step {
-			y := bottom - v/top5*panelHeight
+		lo, hi := logAxis(vals)
+		height := func(v float64) float64 {
+			if v <= 0 {
+				return 0
+			}
+			return math.Max(0, math.Min(1, (math.Log10(v)-float64(lo))/float64(hi-lo))) * panelHeight
+		}
+		for e := lo; e <= hi; e++ {
+			y := bottom - height(math.Pow(10, float64(e)))
 			fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`+"\n", chartLeft, y, chartWidth-chartRight, y)
-			fmt.Fprintf(&b, `<text class="tick" x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", chartLeft-6, y+4, axisNumber(v))
+			fmt.Fprintf(&b, `<text class="tick" x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", chartLeft-6, y+4, axisNumber(math.Pow(10, float64(e))))
 		}
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="black"/>`+"\n", chartLeft, top, chartLeft, bottom)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="black"/>`+"\n", chartLeft, bottom, chartWidth-chartRight, bottom)
@@ -105,10 +114,7 @@ func chartSVG(outs []outcome, libs []string, brokerKind string) []byte {
 					continue
 				}
 				v := median(column(rs, p.get))
-				h := 0.0
-				if top5 > 0 {
-					h = v / top5 * panelHeight
-				}
+				h := height(v)
 				fmt.Fprintf(&b, `<rect class="bar" data-client="%s" data-workload="%s" data-value="%g" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %s</title></rect>`+"\n",
 					lib, o.w.name, v, gx+float64(bi)*barW, bottom-h, math.Max(barW-1, 1), h, chartColors[lib],
 					html.EscapeString(lib), html.EscapeString(o.w.name), axisNumber(v))
@@ -123,20 +129,30 @@ func chartSVG(outs []outcome, libs []string, brokerKind string) []byte {
 	return b.Bytes()
 }
 
-// niceAxis returns the top of a value axis that holds v, and its grid step:
-// 1, 2 or 5 times a power of ten, five steps or fewer.
-func niceAxis(v float64) (top, step float64) {
-	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 1, 0.2
-	}
-	raw := v / 5
-	pow := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if step = m * pow; step >= raw {
-			break
+// logAxis returns the powers of ten a log axis spans to hold every
+// positive value of vals: 10^lo ≤ v ≤ 10^hi, hi > lo.
+func logAxis(vals []float64) (lo, hi int) {
+	first := true
+	for _, v := range vals {
+		if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
 		}
+		l, h := int(math.Floor(math.Log10(v))), int(math.Ceil(math.Log10(v)))
+		if first || l < lo {
+			lo = l
+		}
+		if first || h > hi {
+			hi = h
+		}
+		first = false
 	}
-	return math.Ceil(v/step) * step, step
+	if first {
+		return 0, 1
+	}
+	if hi == lo {
+		hi++
+	}
+	return lo, hi
 }
 
 // axisNumber formats an axis or bar value briefly: 2.5M, 340k, 0.44.
@@ -148,8 +164,10 @@ func axisNumber(v float64) string {
 		return trimZeros(fmt.Sprintf("%.1f", v/1e3)) + "k"
 	case v >= 10:
 		return trimZeros(fmt.Sprintf("%.1f", v))
+	case v >= 0.01 || v == 0:
+		return trimZeros(fmt.Sprintf("%.3f", v))
 	}
-	return trimZeros(fmt.Sprintf("%.3f", v))
+	return fmt.Sprintf("%.0e", v)
 }
 
 func trimZeros(s string) string {

@@ -94,7 +94,7 @@ func TestChartSVG(t *testing.T) {
 		}
 	}
 	joined := strings.Join(texts, "\n")
-	for _, want := range []string{"records/s (median; higher is better)", "client CPU µs per record (median; lower is better)",
+	for _, want := range []string{"records/s (median, log scale; higher is better)", "client CPU µs per record (median, log scale; lower is better)",
 		"kprod", "kgo", "ceiling", "a", "d", a.title, d.title, "kfake"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("chart text lacks %q:\n%s", want, joined)
@@ -105,20 +105,21 @@ func TestChartSVG(t *testing.T) {
 	}
 }
 
-func TestNiceAxis(t *testing.T) {
-	for _, tc := range []struct{ v, top, step float64 }{
-		{0, 1, 0.2}, {1, 1, 0.2}, {7, 8, 2}, {2_442_112, 2_500_000, 500_000}, {0.44, 0.5, 0.1},
+func TestLogAxis(t *testing.T) {
+	for _, tc := range []struct {
+		vals   []float64
+		lo, hi int
+	}{
+		{nil, 0, 1}, {[]float64{0, -1}, 0, 1}, {[]float64{1}, 0, 1}, {[]float64{10_000, 2_442_112}, 4, 7},
+		{[]float64{0.44, 70}, -1, 2}, {[]float64{0.069, 0}, -2, -1},
 	} {
-		top, step := niceAxis(tc.v)
-		if diff(top, tc.top) || diff(step, tc.step) {
-			t.Errorf("niceAxis(%v) = %v, %v; want %v, %v", tc.v, top, step, tc.top, tc.step)
+		if lo, hi := logAxis(tc.vals); lo != tc.lo || hi != tc.hi {
+			t.Errorf("logAxis(%v) = %d, %d; want %d, %d", tc.vals, lo, hi, tc.lo, tc.hi)
 		}
 	}
-	for v, want := range map[float64]string{2_500_000: "2.5M", 340_000: "340k", 12: "12", 0.44: "0.44", 0: "0"} {
+	for v, want := range map[float64]string{2_500_000: "2.5M", 340_000: "340k", 12: "12", 0.44: "0.44", 0: "0", 0.001: "1e-03"} {
 		if got := axisNumber(v); got != want {
 			t.Errorf("axisNumber(%v) = %q, want %q", v, got, want)
 		}
 	}
 }
-
-func diff(a, b float64) bool { return a-b > 1e-9 || b-a > 1e-9 }
