@@ -79,8 +79,13 @@ func (b *kfakeBroker) createTopic(ctx context.Context, topic string, partitions 
 type kafkaBroker struct{ k *kafkatest.Kafka }
 
 func (b *kafkaBroker) Addrs() []string { return b.k.Addrs() }
-func (b *kafkaBroker) pid() int        { return b.k.Pids()[0] }
-func (b *kafkaBroker) stop()           { b.k.Close() }
+func (b *kafkaBroker) pid() int {
+	if pids := b.k.Pids(); len(pids) > 0 {
+		return pids[0]
+	}
+	return 0 // exited: reading its CPU time fails
+}
+func (b *kafkaBroker) stop() { b.k.Close() }
 func (b *kafkaBroker) describe() string {
 	return fmt.Sprintf("one Apache Kafka %s node (KRaft, 1 GiB heap, data on the local disk), pid %d", kafkatest.Version, b.pid())
 }

@@ -18,7 +18,8 @@ import (
 // request sent once a batch's worth per partition is buffered (Flush.Bytes;
 // with linger 0, as soon as anything is). Keys are partitioned with murmur2 as Java does
 // (NewMurmur2Partitioner); records without a key go to a random partition,
-// sarama's only choice for them.
+// sarama's only choice for them. Its channels hold 4,096 messages (256 by
+// default), so the answer goroutines do not hold the producer back.
 type saramaDriver struct {
 	cfg  driverConfig
 	p    sarama.AsyncProducer

@@ -39,10 +39,6 @@ var libraries = []string{libKprod, libKgo, libSarama, libSegmentio, libRdkafka, 
 // not a client one could choose).
 var peers = []string{libKgo, libSarama, libSegmentio, libRdkafka, libJava}
 
-// goClients are the clients whose child is a Go process of ours, which
-// counts its own allocations.
-func isGoClient(lib string) bool { return lib != libJava && lib != libRdkafka }
-
 // driver is one producer library under test, configured for a workload.
 type driver interface {
 	// send hands record i of the run to the library (its key and value
