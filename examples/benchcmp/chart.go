@@ -31,7 +31,7 @@ const (
 	chartWidth   = 960
 	panelHeight  = 300
 	chartTop     = 70 // title and legend
-	panelGap     = 70 // room for the workload labels under a panel
+	panelGap     = 84 // room for the workload labels under a panel
 	chartLeft    = 90 // value axis labels
 	chartRight   = 20
 	chartBottom  = 20
@@ -72,7 +72,7 @@ func chartSVG(outs []outcome, libs []string, brokerKind string) []byte {
 	for _, lib := range shown {
 		fmt.Fprintf(&b, `<g class="legend-item"><rect x="%d" y="36" width="12" height="12" fill="%s"/><text x="%d" y="46">%s</text></g>`+"\n",
 			x, chartColors[lib], x+16, html.EscapeString(lib))
-		x += 24 + 8*len(lib)
+		x += 28 + 7*len(lib)
 	}
 	plotW := float64(chartWidth - chartLeft - chartRight)
 	for pi, p := range chartPanels {
@@ -121,12 +121,37 @@ func chartSVG(outs []outcome, libs []string, brokerKind string) []byte {
 			}
 			cx := gx + groupW*(1-groupPadding)/2
 			fmt.Fprintf(&b, `<text class="workload" x="%.1f" y="%.1f" text-anchor="middle" font-weight="bold">%s</text>`+"\n", cx, bottom+16, html.EscapeString(o.w.name))
-			fmt.Fprintf(&b, `<text class="workload-title" x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%s</text>`+"\n", cx, bottom+30, html.EscapeString(o.w.title))
+			for li, line := range wrapTitle(o.w.title) {
+				fmt.Fprintf(&b, `<text class="workload-title" x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%s</text>`+"\n",
+					cx, bottom+30+float64(li)*12, html.EscapeString(line))
+			}
 		}
 		b.WriteString("</g>\n")
 	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
+}
+
+// wrapTitle cuts a workload's title in two lines at the comma nearest its
+// middle, so six groups' titles do not run into each other.
+func wrapTitle(title string) []string {
+	best := -1
+	for i := 0; i+1 < len(title); i++ {
+		if title[i] == ',' && title[i+1] == ' ' && (best < 0 || abs(i-len(title)/2) < abs(best-len(title)/2)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return []string{title}
+	}
+	return []string{title[:best+1], title[best+2:]}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // logAxis returns the powers of ten a log axis spans to hold every

@@ -95,13 +95,25 @@ func TestChartSVG(t *testing.T) {
 	}
 	joined := strings.Join(texts, "\n")
 	for _, want := range []string{"records/s (median, log scale; higher is better)", "client CPU µs per record (median, log scale; lower is better)",
-		"kprod", "kgo", "ceiling", "a", "d", a.title, d.title, "kfake"} {
+		"kprod", "kgo", "ceiling", "a", "d", "100 B, none,", "linger 5ms", "100 B at 10k/s,", "linger 0", "kfake"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("chart text lacks %q:\n%s", want, joined)
 		}
 	}
 	if strings.Contains(joined, "sarama") {
 		t.Errorf("legend names a client that did not run")
+	}
+}
+
+func TestWrapTitle(t *testing.T) {
+	for title, want := range map[string]string{
+		"100 B, 1,000 keys, 12 partitions": "100 B, 1,000 keys,|12 partitions",
+		"100 B, none, linger 5ms":          "100 B, none,|linger 5ms",
+		"no commas":                        "no commas",
+	} {
+		if got := strings.Join(wrapTitle(title), "|"); got != want {
+			t.Errorf("wrapTitle(%q) = %q, want %q", title, got, want)
+		}
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/IBM/sarama"
+	gometrics "github.com/rcrowley/go-metrics"
 
 	"github.com/kprod/kprod/examples/internal/loadgen"
 )
@@ -23,11 +25,13 @@ import (
 type saramaDriver struct {
 	cfg  driverConfig
 	p    sarama.AsyncProducer
+	reg  gometrics.Registry // sarama's, for its batch and request counts
 	done sync.WaitGroup
 	// keys and values are the run's keys and values boxed once as sarama
 	// encoders, so the harness allocates nothing per record.
 	keys, values []sarama.Encoder
 	msgs         loadgen.FreeList[sarama.ProducerMessage] // for records not timed
+	answered     atomic.Int64
 }
 
 // saramaConfig maps cfg's workload onto a sarama configuration.
@@ -77,7 +81,7 @@ func newSarama(cfg driverConfig) (*saramaDriver, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &saramaDriver{cfg: cfg, p: p}
+	d := &saramaDriver{cfg: cfg, p: p, reg: c.MetricRegistry}
 	for _, k := range cfg.keys {
 		d.keys = append(d.keys, sarama.ByteEncoder(k))
 	}
@@ -103,6 +107,7 @@ func newSarama(cfg driverConfig) (*saramaDriver, error) {
 // answer notes a record's answer through its slot (a timed record) or the
 // tally, and recycles its message.
 func (d *saramaDriver) answer(m *sarama.ProducerMessage, err error) {
+	d.answered.Add(1)
 	if s, ok := m.Metadata.(*loadgen.Slot); ok {
 		s.Done(err)
 		return // the message is the slot's, reused with it
@@ -136,8 +141,18 @@ func (d *saramaDriver) send(ctx context.Context, i int64, s *loadgen.Slot) {
 	}
 }
 
-// counts: sarama reports no per-batch figures the harness reads.
-func (d *saramaDriver) counts() (records, batches, requests int64) { return 0, 0, 0 }
+// counts reads sarama's own metrics: its "batch-size" histogram is
+// updated once per partition batch, "records-per-request" once per produce
+// request (records are the answers counted here).
+func (d *saramaDriver) counts() (records, batches, requests int64) {
+	count := func(name string) int64 {
+		if h, ok := d.reg.Get(name).(gometrics.Histogram); ok {
+			return h.Count()
+		}
+		return 0
+	}
+	return d.answered.Load(), count("batch-size"), count("records-per-request")
+}
 
 func (d *saramaDriver) close(ctx context.Context) error {
 	errc := make(chan error, 1)

@@ -45,6 +45,10 @@ func TestDriversInProcess(t *testing.T) {
 						t.Fatalf("%+v: answered %d, %d errors (%v), p50 %d", load, tl.Answered(), tl.Errors(), tl.FirstErr(), tl.Quantile(0.5))
 					}
 				}
+				// Every Go client but librdkafka says how it batched.
+				if recs, batches, reqs := d.counts(); lib != libRdkafka && (recs <= 0 || batches <= 0 || reqs <= 0 || reqs > batches) {
+					t.Errorf("counts: %d records, %d batches, %d requests", recs, batches, reqs)
+				}
 				if err := d.close(ctx); err != nil {
 					t.Fatal(err)
 				}

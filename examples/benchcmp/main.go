@@ -265,6 +265,12 @@ func compare(o *options, stdout, stderr io.Writer) error {
 				var r result
 				if lib == libJava {
 					records, warmup, _ := runSize(o, w)
+					if w.latency {
+						// ProducerPerformance paces from the JVM's start and
+						// catches up in a burst; three seconds of warm-up
+						// keep that, and the JIT, out of the steady state.
+						warmup = max(warmup, int64(3*o.rate))
+					}
 					r, err = runJava(ctx, tmp, w, b.Addrs(), w.topicName(o.topic), records, warmup, childRate(w, o.rate), o.runTimeout+30*time.Second)
 				} else {
 					r, err = runChild(ctx, self, o, w, lib, i, b.Addrs(), stderr)
