@@ -37,13 +37,20 @@ import (
 // the run's 4 MiB value corpus; sequences continue from batch to batch, so
 // a real broker's idempotence checks accept every request.
 //
-// In the latency workload (a fixed rate, linger 0) each record is sent
-// alone, in its own request, the moment it is due: the lowest latency a
-// client could have.
+// In the latency workload (a fixed rate, linger 0) it sends, whenever a
+// request may go (fewer than maxInFlight unanswered), one batch of every
+// record that has fallen due since the last one — one record when it keeps
+// up, more when answers are slow, as a linger-0 producer does — to the
+// partitions in turn, from pre-encoded batches of 1 to maxPacedBatch
+// records. A record's latency runs from the moment it fell due to its answer.
 
 // maxInFlight is how many requests the ceiling pipelines per leader, the
 // idempotent producer's limit.
 const maxInFlight = 5
+
+// maxPacedBatch is the largest batch the latency workload's ceiling sends:
+// the records due while every request in flight waits for its answer.
+const maxPacedBatch = 64
 
 // maxProduceVersion is the highest Produce version the ceiling speaks: v13
 // names topics by id, v12 by name.
@@ -73,9 +80,10 @@ type ceilingPlan struct {
 	version  int16
 	leaders  map[int32]string            // node id → address
 	requests map[int32][]*ceilingRequest // node id → its ring of requests
-	// paced is, for the latency workload, one ring of single-record
-	// requests per partition in partition order, and the partition's leader.
-	paced       [][]*ceilingRequest
+	// paced is, for the latency workload, per partition and per batch
+	// size n (index n-1), a ring of requests of one batch of n records;
+	// pacedLeader is each partition's leader.
+	paced       [][][]*ceilingRequest
 	pacedLeader []int32
 }
 
@@ -151,12 +159,10 @@ func openCeilingSession(ctx context.Context, brokers []string, topic string) (*c
 
 // buildBatches cuts the workload's record stream into finished batches per
 // partition: keyed records go where kprod's (Java's) key hash sends them,
-// the others fill one partition's batch, then the next one's (sticky). With
-// perRecord, every batch holds one record. It stops once the stream went
-// through the value corpus (single records: its first 8,192 values, enough
-// for a ring of requests sent at a fixed rate) and every partition has at
-// least two batches.
-func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord bool) ([][]*batch.Builder, error) {
+// the others fill one partition's batch, then the next one's (sticky). It
+// stops once the stream went through the value corpus and every partition
+// has at least two batches.
+func buildBatches(w workload, values, keys [][]byte, partitions int) ([][]*batch.Builder, error) {
 	comp, err := ceilingCompressor(w.codec)
 	if err != nil {
 		return nil, err
@@ -173,12 +179,8 @@ func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord b
 		open[p] = nil
 		return nil
 	}
-	corpus := len(values)
-	if perRecord {
-		corpus = min(corpus, 8192)
-	}
 	enough := func(i int) bool {
-		if i < corpus {
+		if i < len(values) {
 			return false
 		}
 		for _, d := range done {
@@ -200,7 +202,7 @@ func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord b
 		}
 		value := values[i%len(values)]
 		if open[p] == nil {
-			open[p] = newBuilder(w, perRecord)
+			open[p] = newBuilder(w.batchSize)
 		}
 		b := open[p]
 		if b.NumRecords() > 0 && b.Len()+b.AppendSize(ts, key, value, nil) > w.batchSize {
@@ -212,33 +214,50 @@ func buildBatches(w workload, values, keys [][]byte, partitions int, perRecord b
 				p = sticky
 			}
 			if open[p] == nil {
-				open[p] = newBuilder(w, perRecord)
+				open[p] = newBuilder(w.batchSize)
 			}
 			b = open[p]
 		}
 		b.Append(ts, key, value, nil)
-		if perRecord {
-			if err := finish(p); err != nil {
-				return nil, err
-			}
-			if len(keys) == 0 {
-				sticky = (sticky + 1) % partitions
-			}
-		}
 	}
 	return done, nil
 }
 
-// newBuilder is an empty batch with a buffer for a full batch (one
-// record's worth with perRecord).
-func newBuilder(w workload, perRecord bool) *batch.Builder {
-	size := w.batchSize + batch.Overhead
-	if perRecord {
-		size = batch.Overhead + 2*w.valueSize + 64
-	}
+// newBuilder is an empty batch with room for size bytes.
+func newBuilder(size int) *batch.Builder {
 	b := new(batch.Builder)
-	b.Reset(make([]byte, 0, size))
+	b.Reset(make([]byte, 0, size+batch.Overhead))
 	return b
+}
+
+// buildPaced makes, for the latency workload, per partition and batch size
+// n from 1 to maxPacedBatch, two finished batches of n records each (the
+// records of a latency workload have no key).
+func buildPaced(w workload, values [][]byte, partitions int) ([][][]*batch.Builder, error) {
+	comp, err := ceilingCompressor(w.codec)
+	if err != nil {
+		return nil, err
+	}
+	ts := time.Now().UnixMilli()
+	out := make([][][]*batch.Builder, partitions)
+	i := 0
+	for p := range out {
+		out[p] = make([][]*batch.Builder, maxPacedBatch)
+		for n := 1; n <= maxPacedBatch; n++ {
+			for range 2 {
+				b := newBuilder(n * (w.valueSize + 32))
+				for range n {
+					b.Append(ts, nil, values[i%len(values)], nil)
+					i++
+				}
+				if err := b.Finish(comp); err != nil {
+					return nil, err
+				}
+				out[p][n-1] = append(out[p][n-1], b)
+			}
+		}
+	}
+	return out, nil
 }
 
 // ceilingCompressor is the batch compressor of codec (nil for none).
@@ -288,28 +307,34 @@ func encodeRequest(version int16, topic string, bs []ceilingBatch) (*ceilingRequ
 // plan pre-encodes what the ceiling sends for workload w.
 func (s *ceilingSession) plan(w workload, topic string, values, keys [][]byte) (*ceilingPlan, error) {
 	parts := len(s.leaderOf)
-	built, err := buildBatches(w, values, keys, parts, w.latency)
-	if err != nil {
-		return nil, err
-	}
 	pl := &ceilingPlan{version: s.version, leaders: s.leaders, requests: make(map[int32][]*ceilingRequest)}
 	mk := func(p int, b *batch.Builder) ceilingBatch {
 		return ceilingBatch{b: b, partition: int32(p), records: int32(b.NumRecords())}
 	}
 	if w.latency {
+		paced, err := buildPaced(w, values, parts)
+		if err != nil {
+			return nil, err
+		}
 		for p := range parts {
-			var ring []*ceilingRequest
-			for _, b := range built[p] {
-				r, err := encodeRequest(s.version, topic, []ceilingBatch{mk(p, b)})
-				if err != nil {
-					return nil, err
+			bySize := make([][]*ceilingRequest, maxPacedBatch)
+			for n, bs := range paced[p] {
+				for _, b := range bs {
+					r, err := encodeRequest(s.version, topic, []ceilingBatch{mk(p, b)})
+					if err != nil {
+						return nil, err
+					}
+					bySize[n] = append(bySize[n], r)
 				}
-				ring = append(ring, r)
 			}
-			pl.paced = append(pl.paced, ring)
+			pl.paced = append(pl.paced, bySize)
 			pl.pacedLeader = append(pl.pacedLeader, s.leaderOf[p])
 		}
 		return pl, nil
+	}
+	built, err := buildBatches(w, values, keys, parts)
+	if err != nil {
+		return nil, err
 	}
 	// Request k to a leader carries batch k of each partition it leads.
 	ring := len(built[0])
@@ -355,10 +380,14 @@ type ceilingConn struct {
 	readDone chan struct{}
 }
 
+// inflightRq is a request the reader waits for: its records' latencies run
+// from start, the moment the first fell due (or the request was written),
+// each later record step after the one before.
 type inflightRq struct {
 	corr    int32
 	records int64
 	start   time.Time
+	step    time.Duration // 0: one latency per request, from start
 }
 
 func dialCeiling(ctx context.Context, addr string, s *ceilingSession, parts int, answered *atomic.Int64, h *histogram.H, lat *atomic.Int64) (*ceilingConn, error) {
@@ -374,16 +403,30 @@ func dialCeiling(ctx context.Context, addr string, s *ceilingSession, parts int,
 	return cc, nil
 }
 
-// send stamps r's batches with their next sequences and writes r, once a
-// slot is free. Only one goroutine sends on a connection.
+// send writes r once a slot is free. Only one goroutine sends on a
+// connection.
 func (cc *ceilingConn) send(ctx context.Context, r *ceilingRequest) error {
+	if err := cc.acquire(ctx); err != nil {
+		return err
+	}
+	return cc.write(r, time.Now(), 0)
+}
+
+// acquire waits for a free slot: fewer than maxInFlight unanswered.
+func (cc *ceilingConn) acquire(ctx context.Context) error {
 	select {
 	case cc.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-cc.readDone:
 		return cc.failure()
 	}
+}
+
+// write stamps r's batches with their next sequences and writes r, in the
+// slot acquire took; start and step time its records (see inflightRq).
+func (cc *ceilingConn) write(r *ceilingRequest, start time.Time, step time.Duration) error {
 	for _, b := range r.batches {
 		b.b.Stamp(cc.producer, cc.epoch, cc.seq[b.partition], false)
 		copy(r.frame[b.at:b.at+batch.Overhead], b.b.Bytes()[:batch.Overhead])
@@ -391,7 +434,7 @@ func (cc *ceilingConn) send(ctx context.Context, r *ceilingRequest) error {
 	}
 	cc.corr++
 	binary.BigEndian.PutUint32(r.frame[8:12], uint32(cc.corr))
-	cc.inflight <- inflightRq{corr: cc.corr, records: r.records, start: time.Now()}
+	cc.inflight <- inflightRq{corr: cc.corr, records: r.records, start: start, step: step}
 	if _, err := cc.w.Write(r.frame); err != nil {
 		return fmt.Errorf("%w: write: %w", errCeiling, err)
 	}
@@ -450,8 +493,13 @@ func (cc *ceilingConn) read() {
 				}
 			}
 		}
-		lat := int64(time.Since(rq.start))
-		cc.hist.Record(lat)
+		lat := int64(time.Since(rq.start)) // the first record's: the longest
+		if rq.step > 0 {
+			step := int64(rq.step)
+			cc.hist.RecordAll(int(rq.records), func(i int) int64 { return max(lat-int64(i)*step, 0) })
+		} else {
+			cc.hist.Record(lat)
+		}
 		raiseMax(cc.lat, lat)
 		cc.answered.Add(rq.records)
 		<-cc.slots
@@ -509,11 +557,17 @@ type ceilingRun struct {
 	answered atomic.Int64
 	hist     *histogram.H
 	maxLat   atomic.Int64
-	pacedAt  []int // partition → next request of its paced ring
+	pacedAt  [][]int // partition, batch size → next request of its ring
+	// pacedRequests counts the latency workload's requests (its sending
+	// goroutine's), for records per request.
+	pacedRequests int64
 }
 
 func startCeiling(ctx context.Context, s *ceilingSession, pl *ceilingPlan) (*ceilingRun, error) {
-	cr := &ceilingRun{plan: pl, conns: make(map[int32]*ceilingConn), pacedAt: make([]int, len(pl.paced))}
+	cr := &ceilingRun{plan: pl, conns: make(map[int32]*ceilingConn)}
+	for range pl.paced {
+		cr.pacedAt = append(cr.pacedAt, make([]int, maxPacedBatch))
+	}
 	cr.hist = new(histogram.H)
 	for id, addr := range pl.leaders {
 		cc, err := dialCeiling(ctx, addr, s, len(s.leaderOf), &cr.answered, cr.hist, &cr.maxLat)
@@ -527,26 +581,16 @@ func startCeiling(ctx context.Context, s *ceilingSession, pl *ceilingPlan) (*cei
 }
 
 // phase sends at least records records (whole requests; more by up to one
-// request per leader) and waits for their answers; rate > 0 paces single
-// records. It returns how many records were sent.
+// request per leader) and waits for their answers; rate > 0 paces them
+// (see paced). It returns how many records were sent.
 func (cr *ceilingRun) phase(ctx context.Context, records int64, rate float64) (int64, error) {
 	var sent atomic.Int64
 	if rate > 0 {
-		start := time.Now()
-		var i int64
-		for ; i < records; i++ {
-			if d := time.Until(start.Add(time.Duration(float64(i) * 1e9 / rate))); d > 500*time.Microsecond {
-				time.Sleep(d)
-			}
-			p := int(i % int64(len(cr.plan.paced)))
-			ring := cr.plan.paced[p]
-			r := ring[cr.pacedAt[p]%len(ring)]
-			cr.pacedAt[p]++
-			if err := cr.conns[cr.plan.pacedLeader[p]].send(ctx, r); err != nil {
-				return i, err
-			}
+		n, err := cr.paced(ctx, records, rate)
+		if err != nil {
+			return n, err
 		}
-		sent.Store(i)
+		sent.Store(n)
 	} else {
 		var wg sync.WaitGroup
 		errs := make(chan error, len(cr.conns))
@@ -581,6 +625,35 @@ func (cr *ceilingRun) phase(ctx context.Context, records int64, rate float64) (i
 		}
 	}
 	return sent.Load(), nil
+}
+
+// paced sends records records falling due at rate: whenever the next
+// partition's leader has a free slot, one batch of all records due by then
+// (at most maxPacedBatch).
+func (cr *ceilingRun) paced(ctx context.Context, records int64, rate float64) (int64, error) {
+	step := time.Duration(1e9 / rate)
+	start := time.Now()
+	due := func() int64 { return int64(time.Since(start)/step) + 1 } // records fallen due so far
+	var sent int64
+	for p := 0; sent < records; p = (p + 1) % len(cr.plan.paced) {
+		if d := due() - sent; d <= 0 {
+			time.Sleep(start.Add(time.Duration(sent) * step).Sub(time.Now()))
+		}
+		cc := cr.conns[cr.plan.pacedLeader[p]]
+		if err := cc.acquire(ctx); err != nil {
+			return sent, err
+		}
+		n := min(due()-sent, maxPacedBatch, records-sent)
+		ring := cr.plan.paced[p][n-1]
+		r := ring[cr.pacedAt[p][n-1]%len(ring)]
+		cr.pacedAt[p][n-1]++
+		if err := cc.write(r, start.Add(time.Duration(sent)*step), step); err != nil {
+			return sent, err
+		}
+		sent += n
+		cr.pacedRequests++
+	}
+	return sent, nil
 }
 
 func (cr *ceilingRun) close() {
@@ -623,6 +696,7 @@ func measureCeiling(cfg childConfig) (*result, error) {
 		cc.hist = cr.hist
 	}
 	cr.maxLat.Store(0)
+	cr.pacedRequests = 0
 	runtime.GC()
 	stopProfile, err := loadgen.StartCPUProfile(cfg.cpuProfile)
 	if err != nil {
@@ -673,11 +747,13 @@ func measureCeiling(cfg childConfig) (*result, error) {
 			batches += int64(len(rq.batches))
 		}
 	}
-	if requests > 0 && batches > 0 {
+	switch {
+	case cfg.workload.latency && cr.pacedRequests > 0:
+		r.RecordsPerBatch = float64(n) / float64(cr.pacedRequests) // one batch a request
+		r.RecordsPerRequest = r.RecordsPerBatch
+	case requests > 0 && batches > 0:
 		r.RecordsPerBatch = float64(recs) / float64(batches)
 		r.RecordsPerRequest = float64(recs) / float64(requests)
-	} else if w := cfg.workload; w.latency {
-		r.RecordsPerBatch, r.RecordsPerRequest = 1, 1
 	}
 	return r, nil
 }

@@ -15,7 +15,7 @@ import (
 // the frame after send's copy.
 func TestEncodeRequest(t *testing.T) {
 	a := mustWorkload(t, "a")
-	built, err := buildBatches(a, makeValues(100), nil, 3, false)
+	built, err := buildBatches(a, makeValues(100), nil, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,14 +61,16 @@ func TestEncodeRequest(t *testing.T) {
 			}
 		}
 	}
-	// The latency workload sends records alone.
+	// The latency workload has batches of every size up to maxPacedBatch.
 	d := mustWorkload(t, "d")
-	single, err := buildBatches(d, makeValues(100), nil, 3, true)
+	paced, err := buildPaced(d, makeValues(100), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if single[1][0].NumRecords() != 1 {
-		t.Errorf("latency batches hold %d records", single[1][0].NumRecords())
+	for n := 1; n <= maxPacedBatch; n++ {
+		if bs := paced[2][n-1]; len(bs) != 2 || bs[0].NumRecords() != n || bs[1].NumRecords() != n {
+			t.Fatalf("paced batches of size %d: %d, holding %d records", n, len(bs), bs[0].NumRecords())
+		}
 	}
 }
 
