@@ -24,6 +24,8 @@ var chartColors = map[string]string{
 	libRdkafka:   "#c0392b",
 	libJava:      "#7f6a00",
 	libCeiling:   "#7a7a7a",
+
+	libKprodNewRecord: "#7fb2ee",
 }
 
 // Chart geometry, in SVG user units.

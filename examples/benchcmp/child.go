@@ -232,9 +232,9 @@ func (r *result) check() error {
 	return nil
 }
 
-// isLibrary reports whether name is a compared library.
+// isLibrary reports whether name is a compared client.
 func isLibrary(name string) bool {
-	for _, l := range libraries {
+	for _, l := range reportOrder {
 		if l == name {
 			return true
 		}

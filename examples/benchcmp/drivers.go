@@ -29,11 +29,22 @@ const (
 	libRdkafka   = "librdkafka"
 	libJava      = "java"
 	libCeiling   = "ceiling"
+	// libKprodNewRecord is kprod sent to as a user's natural loop does,
+	// p.Send(ctx, &producer.Record{...}, cb), a new record each time: what
+	// that costs in allocations (the kprod driver reuses one record).
+	libKprodNewRecord = "kprod-newrecord"
 )
 
 // libraries are the clients compared, in run and report order. kprod comes
 // first: every ratio is to it.
 var libraries = []string{libKprod, libKgo, libSarama, libSegmentio, libRdkafka, libJava, libCeiling}
+
+// extraLibraries may be chosen with -libs but are not run by default; the
+// report lists them after the others.
+var extraLibraries = []string{libKprodNewRecord}
+
+// reportOrder is every client in the order tables list them.
+var reportOrder = append(append([]string(nil), libraries...), extraLibraries...)
 
 // peers are the clients kprod's targets compare it with (the ceiling is
 // not a client one could choose).
@@ -75,8 +86,12 @@ func (c *driverConfig) record(i int64) (key, value []byte) {
 // tally.
 func newDriver(lib string, cfg driverConfig) (driver, error) {
 	switch lib {
-	case libKprod:
-		return newKprod(cfg)
+	case libKprod, libKprodNewRecord:
+		d, err := newKprod(cfg)
+		if err == nil {
+			d.newRecord = lib == libKprodNewRecord
+		}
+		return d, err
 	case libKgo:
 		return newKgo(cfg)
 	case libSarama:
@@ -96,6 +111,8 @@ type kprodDriver struct {
 	p   *producer.Producer
 	gen *loadgen.Gen
 	rec producer.Record // reused: Send copies what it keeps
+	// newRecord sends a new Record each time instead (kprod-newrecord).
+	newRecord bool
 }
 
 func newKprod(cfg driverConfig) (*kprodDriver, error) {
@@ -121,11 +138,16 @@ func newKprod(cfg driverConfig) (*kprodDriver, error) {
 }
 
 func (d *kprodDriver) send(ctx context.Context, i int64, s *loadgen.Slot) {
-	d.rec.Key, d.rec.Value = d.cfg.record(i)
 	cb := d.gen.Callback
 	if s != nil {
 		cb = s.Callback
 	}
+	key, value := d.cfg.record(i)
+	if d.newRecord {
+		d.p.Send(ctx, &producer.Record{Topic: d.cfg.topic, Key: key, Value: value}, cb)
+		return
+	}
+	d.rec.Key, d.rec.Value = key, value
 	d.p.Send(ctx, &d.rec, cb)
 }
 

@@ -95,8 +95,8 @@ func TestSelect(t *testing.T) {
 			t.Errorf("selectWorkloads(%q) = %v, want errUnknownWorkload", bad, err)
 		}
 	}
-	libs, err := selectLibs("kgo,kprod,kgo")
-	if err != nil || strings.Join(libs, ",") != "kgo,kprod" {
+	libs, err := selectLibs("kgo,kprod,kgo,kprod-newrecord")
+	if err != nil || strings.Join(libs, ",") != "kgo,kprod,kprod-newrecord" {
 		t.Errorf("selectLibs = %v, %v", libs, err)
 	}
 	if _, err := selectLibs("kprod,nope"); !errors.Is(err, errUnknownLib) {

@@ -92,7 +92,7 @@ func (o outcome) medianOf(lib string, m metric) (v float64, ok bool) {
 // clientsOf are the clients that ran in any of outs, in report order.
 func clientsOf(outs []outcome) []string {
 	var libs []string
-	for _, lib := range libraries {
+	for _, lib := range reportOrder {
 		for _, o := range outs {
 			if len(o.runs[lib]) > 0 {
 				libs = append(libs, lib)
@@ -164,7 +164,7 @@ func writeReport(w io.Writer, outs []outcome, brokerKind string) (missed int) {
 
 	fmt.Fprintln(w, "```")
 	for _, o := range outs {
-		for _, lib := range libraries {
+		for _, lib := range reportOrder {
 			rs := o.runs[lib]
 			if len(rs) == 0 {
 				continue
