@@ -67,8 +67,12 @@ func chartSVG(outs []outcome, libs []string, brokerKind string) []byte {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, height, chartWidth, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartWidth, height)
-	fmt.Fprintf(&b, `<text class="title" x="%d" y="22" font-size="16" font-weight="bold">kprod and its peers, %s broker</text>`+"\n",
-		chartLeft, html.EscapeString(brokerKind))
+	broker := "kfake blackhole broker"
+	if brokerKind == brokerKafka {
+		broker = "Apache Kafka broker (one node)"
+	}
+	fmt.Fprintf(&b, `<text class="title" x="%d" y="22" font-size="16" font-weight="bold">kprod and its peers, %s</text>`+"\n",
+		chartLeft, html.EscapeString(broker))
 	// Legend.
 	x := chartLeft
 	for _, lib := range shown {
