@@ -147,6 +147,10 @@ func writeReport(w io.Writer, outs []outcome, brokerKind string) (missed int) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "(ratio to kprod in parentheses; – where a client does not report the figure.)")
+	if slices.Contains(libs, libJava) {
+		fmt.Fprintln(w, "(java: ProducerPerformance prints its latency percentiles in whole milliseconds, rounded down, and no allocation or batch counts;",
+			"its CPU per record covers the records answered after its warm-up.)")
+	}
 	fmt.Fprintln(w)
 
 	ts := checkTargets(outs, brokerKind)
