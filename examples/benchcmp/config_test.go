@@ -115,6 +115,7 @@ func TestJavaArgs(t *testing.T) {
 		javaMainClass + " --topic bench-p12 --num-records 1100 --warmup-records 100 --payload-file /tmp/p.txt --throughput -1 ",
 		"--bootstrap-server 127.0.0.1:1,127.0.0.1:2",
 		"--key-distribution range --record-key-range 1000",
+		"--print-metrics",
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("args lack %q: %s", want, line)

@@ -85,6 +85,11 @@ func parseJavaSummary(line string) (s javaSummary, ok bool) {
 	return s, err == nil && s.records > 0 && s.recordsPerSec > 0
 }
 
+// javaRequestRE matches the producer metric of records per produce request
+// (--print-metrics prints it at the end; an average over the metric's
+// sample window, the last minute of the run).
+var javaRequestRE = regexp.MustCompile(`^producer-metrics:records-per-request-avg:\{[^}]*\}\s*:\s*([\d.]+)$`)
+
 // javaSteadyMarker is the line the tool prints when the warm-up ends.
 const javaSteadyMarker = "In steady state."
 
@@ -116,6 +121,7 @@ func javaArgs(w workload, brokers []string, topic, payload string, records, warm
 		"--payload-file", payload,
 		"--throughput", throughput,
 		"--reporting-interval", "100",
+		"--print-metrics", // for records-per-request-avg
 		"--bootstrap-server", joinAddrs(brokers),
 	}
 	if w.keys > 0 {
@@ -239,6 +245,7 @@ func readJavaOutput(out io.Reader, cpu func() (time.Duration, error)) (result, e
 	// is it through the window the marker closed (the line after it).
 	var answered, atMarker int64
 	awaitWindow := false
+	perRequest := 0.0
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -249,6 +256,10 @@ func readJavaOutput(out io.Reader, cpu func() (time.Duration, error)) (result, e
 				return result{}, err
 			}
 			cpu0 = c
+			continue
+		}
+		if m := javaRequestRE.FindStringSubmatch(line); m != nil {
+			perRequest, _ = strconv.ParseFloat(m[1], 64)
 			continue
 		}
 		if m := javaProgressRE.FindStringSubmatch(line); m != nil {
@@ -299,5 +310,7 @@ func readJavaOutput(out io.Reader, cpu func() (time.Duration, error)) (result, e
 		P50Ms:           steady.p50,
 		P99Ms:           steady.p99,
 		MaxMs:           steady.maxMs,
+
+		RecordsPerRequest: perRequest,
 	}, nil
 }
