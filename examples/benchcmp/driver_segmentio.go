@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +32,10 @@ type segmentioDriver struct {
 
 	outstanding atomic.Int64
 	limit       int64
-	records     atomic.Int64
-	batches     atomic.Int64
+	space       chan struct{} // a token when outstanding fell below limit
+
+	records atomic.Int64
+	batches atomic.Int64
 }
 
 // segmentioWriter maps cfg's workload onto a kafka-go Writer.
@@ -71,7 +72,7 @@ func newSegmentio(cfg driverConfig) (*segmentioDriver, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &segmentioDriver{cfg: cfg, w: wr, limit: max(bufferMemory/int64(max(cfg.w.valueSize, 1)), 1024)}
+	d := &segmentioDriver{cfg: cfg, w: wr, limit: max(bufferMemory/int64(max(cfg.w.valueSize, 1)), 1024), space: make(chan struct{}, 1)}
 	wr.Completion = d.completion
 	return d, nil
 }
@@ -87,12 +88,20 @@ func (d *segmentioDriver) completion(msgs []kafka.Message, err error) {
 	}
 	d.records.Add(int64(len(msgs)))
 	d.batches.Add(1)
-	d.outstanding.Add(-int64(len(msgs)))
+	if d.outstanding.Add(-int64(len(msgs))) < d.limit {
+		select {
+		case d.space <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (d *segmentioDriver) send(ctx context.Context, i int64, s *loadgen.Slot) {
 	for d.outstanding.Load() >= d.limit && ctx.Err() == nil {
-		runtime.Gosched()
+		select { // wait, without spinning, for answers to make room
+		case <-d.space:
+		case <-ctx.Done():
+		}
 	}
 	key, value := d.cfg.record(i)
 	d.one[0] = kafka.Message{Key: key, Value: value}
