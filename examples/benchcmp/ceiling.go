@@ -643,7 +643,7 @@ func (cr *ceilingRun) paced(ctx context.Context, records int64, rate float64) (i
 		if err := cc.acquire(ctx); err != nil {
 			return sent, err
 		}
-		n := min(due()-sent, maxPacedBatch, records-sent)
+		n := max(min(due()-sent, maxPacedBatch, records-sent), 1) // ≥ 1: the sleep ended at a record's time
 		ring := cr.plan.paced[p][n-1]
 		r := ring[cr.pacedAt[p][n-1]%len(ring)]
 		cr.pacedAt[p][n-1]++
