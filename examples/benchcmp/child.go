@@ -59,6 +59,7 @@ type childConfig struct {
 	workload       workload
 	brokers        []string
 	topic          string
+	partitions     int
 	records        int64
 	warmup         int64
 	timeout        time.Duration
@@ -72,7 +73,11 @@ type childConfig struct {
 // runChildMode measures one library on one workload and prints the result line.
 func runChildMode(cfg childConfig, stdout io.Writer) error {
 	loadgen.SetMemProfileRate(cfg.memProfileRate)
-	r, err := measure(cfg)
+	measureFn := measure
+	if cfg.lib == libCeiling {
+		measureFn = measureCeiling
+	}
+	r, err := measureFn(cfg)
 	if err != nil {
 		return err
 	}
@@ -95,7 +100,8 @@ func measure(cfg childConfig) (*result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
 	gen := loadgen.New()
-	d, err := newDriver(cfg.lib, cfg.workload, cfg.brokers, cfg.topic, gen, cfg.kprodProps)
+	d, err := newDriver(cfg.lib, driverConfig{w: cfg.workload, brokers: cfg.brokers, topic: cfg.topic, partitions: cfg.partitions,
+		gen: gen, kprodProps: cfg.kprodProps, values: values, keys: makeKeys(cfg.workload.keys)})
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +114,7 @@ func measure(cfg childConfig) (*result, error) {
 		}
 	}()
 	load := loadgen.Load{Rate: cfg.workload.rate, TimeEvery: cfg.sampleEvery}
-	send := func(i int64, s *loadgen.Slot) { d.send(ctx, values[i%int64(len(values))], s) }
+	send := func(i int64, s *loadgen.Slot) { d.send(ctx, i, s) }
 	// Warm-up: connections, metadata, producer id, pools and the slot list.
 	if cfg.warmup > 0 {
 		warm := loadgen.NewTally(cfg.warmup)
@@ -226,9 +232,9 @@ func (r *result) check() error {
 	return nil
 }
 
-// isLibrary reports whether name is a compared library.
+// isLibrary reports whether name is a compared client.
 func isLibrary(name string) bool {
-	for _, l := range libraries {
+	for _, l := range reportOrder {
 		if l == name {
 			return true
 		}

@@ -13,68 +13,141 @@ import (
 	"github.com/kprod/kprod/producer"
 )
 
-// errUnknownLib means a library name is neither kprod nor kgo.
-var errUnknownLib = errors.New("benchcmp: unknown library")
+// errUnknownLib means a client name is not one benchcmp knows.
+var errUnknownLib = errors.New("benchcmp: unknown client")
 
-// libraries are the producers compared, in run order.
-var libraries = []string{"kprod", "kgo"}
+// errNotBuilt means a client's driver is not in this build (librdkafka
+// needs cgo).
+var errNotBuilt = errors.New("benchcmp: client not in this build")
+
+// The clients compared, by the names the flags and the report use.
+const (
+	libKprod     = "kprod"
+	libKgo       = "kgo"
+	libSarama    = "sarama"
+	libSegmentio = "segmentio"
+	libRdkafka   = "librdkafka"
+	libJava      = "java"
+	libCeiling   = "ceiling"
+	// libKprodNewRecord is kprod sent to as a user's natural loop does,
+	// p.Send(ctx, &producer.Record{...}, cb), a new record each time: what
+	// that costs in allocations (the kprod driver reuses one record).
+	libKprodNewRecord = "kprod-newrecord"
+)
+
+// libraries are the clients compared, in run and report order. kprod comes
+// first: every ratio is to it.
+var libraries = []string{libKprod, libKgo, libSarama, libSegmentio, libRdkafka, libJava, libCeiling}
+
+// extraLibraries may be chosen with -libs but are not run by default; the
+// report lists them after the others.
+var extraLibraries = []string{libKprodNewRecord}
+
+// reportOrder is every client in the order tables list them.
+var reportOrder = append(append([]string(nil), libraries...), extraLibraries...)
+
+// peers are the clients kprod's targets compare it with (the ceiling is
+// not a client one could choose).
+var peers = []string{libKgo, libSarama, libSegmentio, libRdkafka, libJava}
 
 // driver is one producer library under test, configured for a workload.
 type driver interface {
-	// send hands one record to the library. When s is not nil the record's
-	// latency is sampled through it; otherwise its answer is only counted.
-	send(ctx context.Context, value []byte, s *loadgen.Slot)
-	// counts reports records and batches the library wrote so far.
+	// send hands record i of the run to the library (its key and value
+	// are driverConfig.record(i)). When s is not nil the record's latency
+	// is sampled through it; otherwise its answer is only counted.
+	send(ctx context.Context, i int64, s *loadgen.Slot)
+	// counts reports records, batches and produce requests the library
+	// wrote so far; zeros where the library does not say.
 	counts() (records, batches, requests int64)
 	close(ctx context.Context) error
 }
 
-// newDriver configures lib for workload w against brokers; answers count
-// in gen's tally.
-func newDriver(lib string, w workload, brokers []string, topic string, gen *loadgen.Gen, kprodProps map[string]string) (driver, error) {
-	switch lib {
-	case "kprod":
-		return newKprod(w, brokers, topic, gen, kprodProps)
-	case "kgo":
-		return newKgo(w, brokers, topic, gen)
+// driverConfig is what every driver is configured from.
+type driverConfig struct {
+	w          workload
+	brokers    []string
+	topic      string
+	partitions int
+	gen        *loadgen.Gen
+	kprodProps map[string]string // -kprod-props, for experiments
+	values     [][]byte          // record i's value is values[i%len(values)]
+	keys       [][]byte          // record i's key is keys[i%len(keys)]; none when empty
+}
+
+// record is the key (nil for none) and value of record i.
+func (c *driverConfig) record(i int64) (key, value []byte) {
+	if len(c.keys) > 0 {
+		key = c.keys[i%int64(len(c.keys))]
 	}
-	return nil, fmt.Errorf("%w: %q", errUnknownLib, lib)
+	return key, c.values[i%int64(len(c.values))]
+}
+
+// newDriver configures lib for cfg's workload; answers count in cfg.gen's
+// tally.
+func newDriver(lib string, cfg driverConfig) (driver, error) {
+	switch lib {
+	case libKprod, libKprodNewRecord:
+		d, err := newKprod(cfg)
+		if err == nil {
+			d.newRecord = lib == libKprodNewRecord
+		}
+		return d, err
+	case libKgo:
+		return newKgo(cfg)
+	case libSarama:
+		return newSarama(cfg)
+	case libSegmentio:
+		return newSegmentio(cfg)
+	case libRdkafka:
+		return newRdkafka(cfg)
+	}
+	return nil, fmt.Errorf("%w: %q has no Go driver", errUnknownLib, lib)
 }
 
 // kprodDriver sends through kprod: acks=all, idempotent, the workload's
-// linger and codec, defaults otherwise.
+// linger, batch.size and codec, defaults otherwise.
 type kprodDriver struct {
+	cfg driverConfig
 	p   *producer.Producer
 	gen *loadgen.Gen
 	rec producer.Record // reused: Send copies what it keeps
+	// newRecord sends a new Record each time instead (kprod-newrecord).
+	newRecord bool
 }
 
-func newKprod(w workload, brokers []string, topic string, gen *loadgen.Gen, props map[string]string) (*kprodDriver, error) {
+func newKprod(cfg driverConfig) (*kprodDriver, error) {
+	w := cfg.w
 	codec, err := producer.ParseCompression(w.codec)
 	if err != nil {
 		return nil, err
 	}
 	p, err := producer.New(
-		producer.WithBrokers(brokers...),
+		producer.WithBrokers(cfg.brokers...),
 		producer.WithClientID("benchcmp"),
 		producer.WithAcks(producer.AcksAll),
 		producer.WithIdempotence(true),
 		producer.WithLinger(w.linger),
+		producer.WithBatchSize(w.batchSize),
 		producer.WithCompression(codec),
-		producer.WithProperties(props), // -kprod-props, for experiments
+		producer.WithProperties(cfg.kprodProps), // -kprod-props, for experiments
 	)
 	if err != nil {
 		return nil, err
 	}
-	return &kprodDriver{p: p, gen: gen, rec: producer.Record{Topic: topic}}, nil
+	return &kprodDriver{cfg: cfg, p: p, gen: cfg.gen, rec: producer.Record{Topic: cfg.topic}}, nil
 }
 
-func (d *kprodDriver) send(ctx context.Context, value []byte, s *loadgen.Slot) {
-	d.rec.Value = value
+func (d *kprodDriver) send(ctx context.Context, i int64, s *loadgen.Slot) {
 	cb := d.gen.Callback
 	if s != nil {
 		cb = s.Callback
 	}
+	key, value := d.cfg.record(i)
+	if d.newRecord {
+		d.p.Send(ctx, &producer.Record{Topic: d.cfg.topic, Key: key, Value: value}, cb)
+		return
+	}
+	d.rec.Key, d.rec.Value = key, value
 	d.p.Send(ctx, &d.rec, cb)
 }
 
@@ -86,9 +159,10 @@ func (d *kprodDriver) counts() (records, batches, requests int64) {
 func (d *kprodDriver) close(ctx context.Context) error { return d.p.Close(ctx) }
 
 // kgoDriver sends through franz-go's kgo: acks=all (AllISRAcks),
-// idempotent (kgo's default), the workload's linger and codec, defaults
-// otherwise.
+// idempotent (kgo's default), the workload's linger, codec and batch.size
+// (ProducerBatchMaxBytes; kgo's own default is 1 MB), defaults otherwise.
 type kgoDriver struct {
+	cfg   driverConfig
 	cl    *kgo.Client
 	topic string
 	hook  *kgoBatchHook
@@ -123,7 +197,8 @@ func (h *kgoBatchHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, 
 	}
 }
 
-func newKgo(w workload, brokers []string, topic string, gen *loadgen.Gen) (*kgoDriver, error) {
+func newKgo(cfg driverConfig) (*kgoDriver, error) {
+	w := cfg.w
 	var codec kgo.CompressionCodec
 	switch w.codec {
 	case "none":
@@ -137,30 +212,32 @@ func newKgo(w workload, brokers []string, topic string, gen *loadgen.Gen) (*kgoD
 	}
 	hook := &kgoBatchHook{}
 	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
+		kgo.SeedBrokers(cfg.brokers...),
 		kgo.ClientID("benchcmp"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(w.linger),
+		kgo.ProducerBatchMaxBytes(int32(w.batchSize)),
 		kgo.ProducerBatchCompression(codec),
 		kgo.WithHooks(hook),
 	)
 	if err != nil {
 		return nil, err
 	}
-	return newKgoDriver(cl, topic, hook, gen), nil
+	return newKgoDriver(cl, cfg, hook), nil
 }
 
-// newKgoDriver wires a kgo client to gen's tally.
-func newKgoDriver(cl *kgo.Client, topic string, hook *kgoBatchHook, gen *loadgen.Gen) *kgoDriver {
-	d := &kgoDriver{cl: cl, topic: topic, hook: hook}
+// newKgoDriver wires a kgo client to cfg.gen's tally.
+func newKgoDriver(cl *kgo.Client, cfg driverConfig, hook *kgoBatchHook) *kgoDriver {
+	d := &kgoDriver{cfg: cfg, cl: cl, topic: cfg.topic, hook: hook}
 	d.promise = func(r *kgo.Record, err error) {
-		gen.Count(err)
+		cfg.gen.Count(err)
 		d.recs.Put(r)
 	}
 	return d
 }
 
-func (d *kgoDriver) send(ctx context.Context, value []byte, s *loadgen.Slot) {
+func (d *kgoDriver) send(ctx context.Context, i int64, s *loadgen.Slot) {
+	key, value := d.cfg.record(i)
 	var r *kgo.Record
 	promise := d.promise
 	if s != nil {
@@ -169,7 +246,7 @@ func (d *kgoDriver) send(ctx context.Context, value []byte, s *loadgen.Slot) {
 	} else {
 		r = d.record()
 	}
-	*r = kgo.Record{Topic: d.topic, Value: value}
+	*r = kgo.Record{Topic: d.topic, Key: key, Value: value}
 	d.cl.Produce(ctx, r, promise)
 }
 

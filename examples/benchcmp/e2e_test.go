@@ -9,82 +9,192 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/kprod/kprod/internal/kafkatest"
 )
 
-// TestCompareEndToEnd builds the command and runs a tiny comparison: the
-// broker process starts and is gone afterwards, every child reports, and the
-// report has a row per metric with both libraries' figures.
-func TestCompareEndToEnd(t *testing.T) {
+// The end-to-end tests build the command once and run tiny comparisons.
+var built struct {
+	once sync.Once
+	bin  string
+	err  error
+	out  []byte
+}
+
+func benchcmpBinary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the command")
 	}
-	bin := filepath.Join(t.TempDir(), "benchcmp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "benchcmp-test-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.bin = filepath.Join(dir, "benchcmp")
+		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
-	cmd := exec.Command(bin, "-runs", "1", "-records", "4000", "-warmup", "200", "-latency-seconds", "0.3",
-		"-rate", "2000", "-workloads", "a,d", "-sample", "4", "-run-timeout", "60s", "-v")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	done := make(chan error, 1)
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.bin != "" {
+		os.RemoveAll(filepath.Dir(built.bin))
+	}
+	os.Exit(code)
+}
+
+// runBenchcmp runs the built command with args, bounded by limit, and
+// returns its report and log. Exit status 3 (targets missed) is a success:
+// tiny runs may miss them.
+func runBenchcmp(t *testing.T, limit time.Duration, args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(benchcmpBinary(t), args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		var exit *exec.ExitError
-		// Exit status 3 means targets were missed, which a tiny run may do.
 		if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) {
-			t.Fatalf("benchcmp: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+			t.Fatalf("benchcmp %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, &out, &errOut)
 		}
-	case <-time.After(3 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("benchcmp did not finish\nstderr:\n%s", &stderr)
+	case <-time.After(limit):
+		_ = cmd.Process.Kill() // by its pid
+		<-done
+		t.Fatalf("benchcmp did not finish in %v\nstderr:\n%s", limit, &errOut)
 	}
+	return out.String(), errOut.String()
+}
 
-	m := regexp.MustCompile(`blackhole broker pid (\d+)`).FindStringSubmatch(stderr.String())
+// checkBrokerGone checks the broker process named in the log has exited.
+func checkBrokerGone(t *testing.T, stderr string) {
+	t.Helper()
+	m := regexp.MustCompile(`broker pid (\d+)`).FindStringSubmatch(stderr)
 	if m == nil {
-		t.Fatalf("no broker pid in stderr:\n%s", &stderr)
+		t.Fatalf("no broker pid in stderr:\n%s", stderr)
 	}
-	pid, _ := strconv.Atoi(m[1])
-	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
-		t.Errorf("broker process %d still exists after benchcmp exited", pid)
+	if _, err := os.Stat("/proc/" + m[1]); err == nil {
+		t.Errorf("broker process %s still exists after benchcmp exited", m[1])
 	}
+}
 
-	out := stdout.String()
-	for _, want := range []string{"machine: ", "| a 100 B, none, linger 5ms | records/s |",
-		"| d 100 B at 10k/s, linger 0 | p99 latency ms |", "d kgo   records/s per run:"} {
+// checkTable checks a workload's table has a number for every client
+// on records/s and CPU µs/record.
+func checkTable(t *testing.T, report, workload string, libs []string) {
+	t.Helper()
+	i := strings.Index(report, "### "+workload+" ")
+	if i < 0 {
+		t.Fatalf("no table for %s:\n%s", workload, report)
+	}
+	table := report[i:]
+	if j := strings.Index(table[4:], "### "); j >= 0 {
+		table = table[:j+4]
+	}
+	header := "| metric | " + strings.Join(libs, " | ") + " |"
+	if !strings.Contains(table, header) {
+		t.Fatalf("table of %s lacks header %q:\n%s", workload, header, table)
+	}
+	for _, row := range []string{"records/s", "CPU µs/record"} {
+		k := strings.Index(table, "| "+row+" |")
+		if k < 0 {
+			t.Fatalf("table of %s has no %s row:\n%s", workload, row, table)
+		}
+		line := table[k:]
+		line = line[:strings.IndexByte(line, '\n')]
+		cells := strings.Split(strings.Trim(line, "| "), " | ")[1:]
+		if len(cells) != len(libs) {
+			t.Fatalf("%s row %q has %d cells, want %d", row, line, len(cells), len(libs))
+		}
+		for c, cell := range cells {
+			num, _, _ := strings.Cut(cell, " (")
+			v, err := strconv.ParseFloat(strings.ReplaceAll(num, ",", ""), 64)
+			if err != nil || v <= 0 {
+				t.Errorf("%s %s of %s is %q", workload, row, libs[c], cell)
+			}
+		}
+	}
+}
+
+// TestCompareGoClients runs every Go client and the ceiling on the kfake
+// broker, throughput, latency and keyed: each child reports, the broker
+// process is gone afterwards, and the chart is written.
+func TestCompareGoClients(t *testing.T) {
+	libs := []string{libKprod, libKgo, libSarama, libSegmentio}
+	if rdkafkaBuilt {
+		libs = append(libs, libRdkafka)
+	}
+	libs = append(libs, libCeiling)
+	svg := filepath.Join(t.TempDir(), "chart.svg")
+	out, errOut := runBenchcmp(t, 3*time.Minute, "-runs", "1", "-latency-runs", "1", "-records", "4000", "-warmup", "400",
+		"-latency-seconds", "0.3", "-rate", "2000", "-workloads", "a,d,f", "-sample", "4", "-run-timeout", "60s",
+		"-libs", strings.Join(libs, ","), "-svg", svg, "-v")
+	checkBrokerGone(t, errOut)
+	for _, w := range []string{"a", "d", "f"} {
+		checkTable(t, out, w, libs)
+	}
+	for _, want := range []string{"machine: ", "broker: one kfake broker", "| p99 latency ms |", "(batch.size 16 KiB, 12 partitions in the topic of this run)",
+		"d segmentio  records/s per run:", "| records/s ≥ 1.5× kgo's | a |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
-	rows := 0
-	for _, line := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(line, "| a ") && !strings.HasPrefix(line, "| d ") {
-			continue
-		}
-		rows++
-		cells := strings.Split(line, "|")
-		if len(cells) != 9 {
-			t.Fatalf("row %q has %d cells", line, len(cells))
-		}
-		for _, c := range cells[3:5] { // kprod and kgo medians
-			if _, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(c), ",", ""), 64); err != nil {
-				t.Errorf("row %q: median %q is not a number", line, c)
-			}
-		}
+	if b, err := os.ReadFile(svg); err != nil || !bytes.Contains(b, []byte(`class="bar"`)) {
+		t.Errorf("chart: %v, %d bytes", err, len(b))
 	}
-	latencyOnly := 0
-	for _, m := range metrics {
-		if !m.show {
-			latencyOnly++
+}
+
+// requireJava skips (or, under CI, fails) a test that needs the Kafka jars
+// and Java, as internal/kafkatest does for real Kafka.
+func requireJava(t *testing.T) {
+	t.Helper()
+	kafkatest.RequireKafka(t)
+	if err := javaAvailable(); err != nil {
+		if kafkatest.InCI() {
+			t.Fatal(err)
 		}
+		t.Skip(err)
 	}
-	// d shows every metric; a all but the latency-only ones.
-	if want := 2*len(metrics) - latencyOnly; rows != want {
-		t.Errorf("report has %d rows for a and d, want %d:\n%s", rows, want, out)
+}
+
+// TestCompareJava runs the Java producer through ProducerPerformance on the
+// kfake broker, beside kprod.
+func TestCompareJava(t *testing.T) {
+	requireJava(t)
+	out, errOut := runBenchcmp(t, 3*time.Minute, "-runs", "1", "-records", "200000", "-warmup", "100000",
+		"-workloads", "a", "-libs", "kprod,java", "-run-timeout", "60s", "-broker-warmup=false")
+	checkBrokerGone(t, errOut)
+	checkTable(t, out, "a", []string{libKprod, libJava})
+	if !strings.Contains(out, "| allocs/record | ") || !strings.Contains(out, "a java       records/s per run:") {
+		t.Errorf("report:\n%s", out)
+	}
+}
+
+// TestCompareRealKafka runs kprod and the ceiling on a real Kafka node: the
+// broker starts, the ceiling's pre-stamped sequences are accepted, and the
+// node is stopped by its pid afterwards.
+func TestCompareRealKafka(t *testing.T) {
+	kafkatest.RequireKafka(t)
+	if testing.Short() {
+		t.Skip("starts Apache Kafka")
+	}
+	out, errOut := runBenchcmp(t, 4*time.Minute, "-broker", "kafka", "-runs", "1", "-records", "20000", "-warmup", "2000",
+		"-workloads", "c", "-libs", "kprod,ceiling", "-run-timeout", "60s")
+	checkBrokerGone(t, errOut)
+	checkTable(t, out, "c", []string{libKprod, libCeiling})
+	if !strings.Contains(out, "broker: one Apache Kafka") || !strings.Contains(out, "| records/s ≥ kgo's | c | kgo did not run | not measured |") {
+		t.Errorf("report:\n%s", out)
 	}
 }

@@ -25,7 +25,7 @@ func TestParseResult(t *testing.T) {
 		t.Fatalf("round trip: %+v, %v", r, err)
 	}
 	for name, mutate := range map[string]func(*result){
-		"library":      func(r *result) { r.Lib = "sarama" },
+		"library":      func(r *result) { r.Lib = "nope" },
 		"workload":     func(r *result) { r.Workload = "z" },
 		"no records":   func(r *result) { r.Records = 0 },
 		"errors":       func(r *result) { r.Errors = 101 },
@@ -90,16 +90,16 @@ func TestSelect(t *testing.T) {
 	if err != nil || len(ws) != 2 || ws[0].name != "d" || ws[1].name != "a" {
 		t.Errorf("selectWorkloads = %v, %v", ws, err)
 	}
-	for _, bad := range []string{"", ",", "a,e"} {
+	for _, bad := range []string{"", ",", "a,z"} {
 		if _, err := selectWorkloads(bad); !errors.Is(err, errUnknownWorkload) {
 			t.Errorf("selectWorkloads(%q) = %v, want errUnknownWorkload", bad, err)
 		}
 	}
-	libs, err := selectLibs("kgo,kprod,kgo")
-	if err != nil || strings.Join(libs, ",") != "kgo,kprod" {
+	libs, err := selectLibs("kgo,kprod,kgo,kprod-newrecord")
+	if err != nil || strings.Join(libs, ",") != "kgo,kprod,kprod-newrecord" {
 		t.Errorf("selectLibs = %v, %v", libs, err)
 	}
-	if _, err := selectLibs("kprod,sarama"); !errors.Is(err, errUnknownLib) {
+	if _, err := selectLibs("kprod,nope"); !errors.Is(err, errUnknownLib) {
 		t.Errorf("selectLibs with an unknown library = %v", err)
 	}
 }
@@ -108,6 +108,7 @@ func TestParseFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-runs", "0"}, {"-records", "2"}, {"-warmup", "-1"}, {"-rate", "0"}, {"-partitions", "0"},
 		{"-topic", ""}, {"-run-timeout", "0s"}, {"-sample", "0"}, {"stray"}, {"-nope"},
+		{"-latency-runs", "0"}, {"-broker", "zookeeper"},
 		{"-kprod-props", "batch.size"}, {"-kprod-props", "acks=1,acks=0"},
 	} {
 		if _, err := parseFlags(args, new(strings.Builder)); !errors.Is(err, errUsage) {
@@ -148,7 +149,7 @@ func TestMakeValues(t *testing.T) {
 // through the free list, so a warm run allocates nothing per record.
 func TestKgoDriverRecycles(t *testing.T) {
 	gen := loadgen.New()
-	d := newKgoDriver(nil, "bench", nil, gen)
+	d := newKgoDriver(nil, driverConfig{topic: "bench", gen: gen}, nil)
 	seen := make(map[*kgo.Record]bool)
 	send := func(_ int64, s *loadgen.Slot) {
 		if s != nil {

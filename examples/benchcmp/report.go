@@ -40,102 +40,143 @@ func column(rs []result, f func(result) float64) []float64 {
 	return out
 }
 
-// metric is one row of the report.
+// metric is one row of a workload's table.
 type metric struct {
 	name string
 	get  func(result) float64
-	// target judges the medians of kprod and kgo; it returns the target's
-	// text and whether it was met. A nil target is informational.
-	target func(w workload, kprod, kgo float64) (string, bool)
-	prec   int  // decimals
-	show   bool // only for latency workloads when false
+	prec int  // decimals
+	show bool // only for latency workloads when false
+	// applies says whether lib reports the figure (nil: every client).
+	applies func(lib string, r result) bool
 }
 
-// ratioAtLeast is a target on the kprod/kgo ratio of a figure.
-func ratioAtLeast(min float64) func(workload, float64, float64) (string, bool) {
-	return func(_ workload, k, g float64) (string, bool) {
-		return fmt.Sprintf("ratio ≥ %.2f", min), g > 0 && k/g >= min
-	}
-}
+// reportsBatches and reportsRequests: the clients whose batch and request
+// counts benchcmp reads.
+func reportsBatches(_ string, r result) bool  { return r.RecordsPerBatch > 0 }
+func reportsRequests(_ string, r result) bool { return r.RecordsPerRequest > 0 }
 
-// metrics are the report's rows, in order.
+// metrics are the rows of each workload's table, in order.
 var metrics = []metric{
-	{name: "records/s", get: func(r result) float64 { return r.RecordsPerSec }, prec: 0, show: true,
-		target: func(w workload, k, g float64) (string, bool) {
-			switch w.name {
-			case "a":
-				return ratioAtLeast(1.25)(w, k, g)
-			case "b", "c":
-				return ratioAtLeast(1.0)(w, k, g)
-			}
-			return "", true
-		}},
+	{name: "records/s", get: func(r result) float64 { return r.RecordsPerSec }, prec: 0, show: true},
 	{name: "CPU µs/record", get: func(r result) float64 { return r.CPUMicrosPerRec }, prec: 3, show: true},
 	{name: "allocs/record", get: func(r result) float64 { return r.AllocsPerRec }, prec: 3, show: true,
-		target: func(_ workload, k, _ float64) (string, bool) { return "kprod ≤ 0.1", k <= 0.1 }},
-	{name: "alloc bytes/record", get: func(r result) float64 { return r.BytesPerRec }, prec: 1, show: true},
+		applies: func(lib string, _ result) bool { return lib != libJava }},
+	{name: "alloc bytes/record", get: func(r result) float64 { return r.BytesPerRec }, prec: 1, show: true,
+		applies: func(lib string, _ result) bool { return lib != libJava }},
 	{name: "broker CPU µs/record", get: func(r result) float64 { return r.BrokerCPUMicrosPerRec }, prec: 3, show: true},
-	{name: "records/batch", get: func(r result) float64 { return r.RecordsPerBatch }, prec: 1, show: true},
-	{name: "records/request", get: func(r result) float64 { return r.RecordsPerRequest }, prec: 1, show: true},
+	{name: "records/batch", get: func(r result) float64 { return r.RecordsPerBatch }, prec: 1, show: true, applies: reportsBatches},
+	{name: "records/request", get: func(r result) float64 { return r.RecordsPerRequest }, prec: 1, show: true, applies: reportsRequests},
 	{name: "p50 latency ms", get: func(r result) float64 { return r.P50Ms }, prec: 3},
-	{name: "p99 latency ms", get: func(r result) float64 { return r.P99Ms }, prec: 3,
-		target: func(_ workload, k, g float64) (string, bool) { return "kprod ≤ kgo", k <= g }},
+	{name: "p99 latency ms", get: func(r result) float64 { return r.P99Ms }, prec: 3},
+	{name: "max latency ms", get: func(r result) float64 { return r.MaxMs }, prec: 3},
 	{name: "peak RSS MiB", get: func(r result) float64 { return float64(r.PeakRSSKiB) / 1024 }, prec: 1, show: true},
 	{name: "RSS growth MiB", get: func(r result) float64 { return float64(r.PeakRSSKiB-r.StartRSSKiB) / 1024 }, prec: 1, show: true,
-		target: func(_ workload, k, _ float64) (string, bool) {
-			lim := float64(bufferMemory+rssAllowance) / (1 << 20)
-			return fmt.Sprintf("kprod ≤ %.0f", lim), k <= lim
-		}},
+		applies: func(lib string, _ result) bool { return lib != libJava }},
 }
 
-// outcome is what the runs of one workload gave, per library.
+// outcome is what the runs of one workload gave, per client.
 type outcome struct {
-	w    workload
-	runs map[string][]result
+	w          workload
+	partitions int // of the workload's topic
+	runs       map[string][]result
 }
 
-// writeReport prints the Markdown table of medians and ratios, then the
-// records/s (p99 for latency workloads) and peak RSS of every run, so the
-// spread is visible. It returns how many
-// targets were missed.
-func writeReport(w io.Writer, outs []outcome) (missed int) {
-	fmt.Fprintln(w, "| workload | metric | kprod | kgo | kprod/kgo | target | met |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|---|")
+// medianOf is the median of m over lib's runs in o; ok is false when lib
+// did not run or does not report m.
+func (o outcome) medianOf(lib string, m metric) (v float64, ok bool) {
+	rs := o.runs[lib]
+	if len(rs) == 0 || (m.applies != nil && !m.applies(lib, rs[0])) {
+		return 0, false
+	}
+	return median(column(rs, m.get)), true
+}
+
+// clientsOf are the clients that ran in any of outs, in report order.
+func clientsOf(outs []outcome) []string {
+	var libs []string
+	for _, lib := range reportOrder {
+		for _, o := range outs {
+			if len(o.runs[lib]) > 0 {
+				libs = append(libs, lib)
+				break
+			}
+		}
+	}
+	return libs
+}
+
+// writeReport prints, per workload, a Markdown table of medians with each
+// client's ratio to kprod and the records/s spread; then the targets and
+// their verdicts; then every run's records/s (p99 for latency workloads)
+// and peak RSS. It returns how many targets were missed.
+func writeReport(w io.Writer, outs []outcome, brokerKind string) (missed int) {
+	libs := clientsOf(outs)
 	for _, o := range outs {
-		kp, kg := o.runs["kprod"], o.runs["kgo"]
+		fmt.Fprintf(w, "### %s %s (batch.size %d KiB, %d partitions in the topic of this run)\n\n", o.w.name, o.w.title, o.w.batchSize>>10, partitionsOf(o))
+		fmt.Fprintf(w, "| metric | %s |\n", strings.Join(libs, " | "))
+		fmt.Fprintf(w, "|---|%s\n", strings.Repeat("---:|", len(libs)))
 		for _, m := range metrics {
 			if !m.show && !o.w.latency {
 				continue
 			}
-			k, g := median(column(kp, m.get)), median(column(kg, m.get))
-			ratio := "–"
-			if g > 0 && len(kp) > 0 {
-				ratio = fmt.Sprintf("%.2f", k/g)
-			}
-			text, met := "", ""
-			if m.target != nil && len(kp) > 0 && len(kg) > 0 {
-				var ok bool
-				if text, ok = m.target(o.w, k, g); text != "" {
-					met = "yes"
-					if !ok {
-						met = "**no**"
-						missed++
-					}
+			k, kok := o.medianOf(libKprod, m)
+			cells := make([]string, len(libs))
+			for i, lib := range libs {
+				v, ok := o.medianOf(lib, m)
+				switch {
+				case !ok:
+					cells[i] = "–"
+				case lib != libKprod && kok && k > 0:
+					cells[i] = fmt.Sprintf("%s (%.2f)", group(v, m.prec), v/k)
+				default:
+					cells[i] = group(v, m.prec)
 				}
 			}
-			fmt.Fprintf(w, "| %s %s | %s | %s | %s | %s | %s | %s |\n", o.w.name, o.w.title, m.name,
-				cell(kp, k, m.prec), cell(kg, g, m.prec), ratio, text, met)
+			fmt.Fprintf(w, "| %s | %s |\n", m.name, strings.Join(cells, " | "))
 		}
+		spread := func(name string, get func(result) float64, prec int) {
+			cells := make([]string, len(libs))
+			for i, lib := range libs {
+				cells[i] = spreadCell(o.runs[lib], get, prec)
+			}
+			fmt.Fprintf(w, "| %s | %s |\n", name, strings.Join(cells, " | "))
+		}
+		spread("records/s min–max", func(r result) float64 { return r.RecordsPerSec }, 0)
+		spread("CPU µs/record min–max", func(r result) float64 { return r.CPUMicrosPerRec }, 3)
+		if o.w.latency {
+			spread("p99 ms min–max", func(r result) float64 { return r.P99Ms }, 3)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "(ratio to kprod in parentheses; – where a client does not report the figure.)")
+	if slices.Contains(libs, libJava) {
+		fmt.Fprintln(w, "(java: ProducerPerformance prints its latency percentiles in whole milliseconds, rounded down, and no allocation or batch counts",
+			"(records/request is the producer's records-per-request-avg metric); its CPU per record covers the records answered after its warm-up.)")
 	}
 	fmt.Fprintln(w)
+
+	ts := checkTargets(outs, brokerKind)
+	if len(ts) > 0 {
+		fmt.Fprintln(w, "| target | workload | figures | verdict |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+		for _, t := range ts {
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.target, t.workload, t.figures, t.verdict)
+			if t.verdict == verdictMissed {
+				missed++
+			}
+		}
+		fmt.Fprintln(w)
+	}
+
+	fmt.Fprintln(w, "```")
 	for _, o := range outs {
-		for _, lib := range libraries {
+		for _, lib := range reportOrder {
 			rs := o.runs[lib]
 			if len(rs) == 0 {
 				continue
 			}
 			var b strings.Builder
-			fmt.Fprintf(&b, "%s %-5s records/s per run:", o.w.name, lib)
+			fmt.Fprintf(&b, "%s %-10s records/s per run:", o.w.name, lib)
 			for _, r := range rs {
 				fmt.Fprintf(&b, " %s", group(r.RecordsPerSec, 0))
 			}
@@ -152,15 +193,26 @@ func writeReport(w io.Writer, outs []outcome) (missed int) {
 			fmt.Fprintln(w, b.String())
 		}
 	}
+	fmt.Fprintln(w, "```")
 	return missed
 }
 
-// cell formats a median, or a dash when the library did not run.
-func cell(rs []result, v float64, prec int) string {
+// partitionsOf is how many partitions o's topic had (-partitions' default
+// when the outcome does not say).
+func partitionsOf(o outcome) int {
+	if o.partitions > 0 {
+		return o.partitions
+	}
+	return o.w.topicPartitions(3)
+}
+
+// spreadCell is "min–max" of a figure over rs, – for no runs.
+func spreadCell(rs []result, get func(result) float64, prec int) string {
 	if len(rs) == 0 {
 		return "–"
 	}
-	return group(v, prec)
+	xs := column(rs, get)
+	return group(slices.Min(xs), prec) + "–" + group(slices.Max(xs), prec)
 }
 
 // group formats v with prec decimals and thousands separators.

@@ -4,33 +4,66 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// errUnknownWorkload means a workload name is not one of a, b, c, d.
+// errUnknownWorkload means a workload name is not one of a to f.
 var errUnknownWorkload = errors.New("benchcmp: unknown workload")
 
 // workload is one measured scenario. Every workload uses acks=all and the
-// idempotent producer, each library's defaults otherwise.
+// idempotent producer (where the client has one), and configures every
+// client to the same batch.size, linger.ms and compression.type; each
+// client's own defaults otherwise.
 type workload struct {
 	name      string
 	title     string
 	valueSize int
 	codec     string        // none, lz4 or zstd
 	linger    time.Duration // producer linger
+	batchSize int           // batch.size: bytes of one partition's batch, before compression
 	rate      float64       // records/s; 0 sends as fast as possible
 	latency   bool          // the point of the workload is p50/p99 latency
+	// keys is how many distinct keys the records cycle through; 0 sends
+	// records without a key (each client's partitioner for null keys).
+	keys int
+	// partitions overrides -partitions for this workload's topic (0: the flag's).
+	partitions int
 	// recordsDiv divides -records for this workload (larger values, fewer records).
 	recordsDiv int
 }
 
+// defaultBatchSize is the Java producer's batch.size, the one every client
+// is configured to unless a workload says otherwise.
+const defaultBatchSize = 16 << 10
+
 // workloads are the scenarios in report order.
 var workloads = []workload{
-	{name: "a", title: "100 B, none, linger 5ms", valueSize: 100, codec: "none", linger: 5 * time.Millisecond, recordsDiv: 1},
-	{name: "b", title: "1 KiB, lz4, linger 5ms", valueSize: 1024, codec: "lz4", linger: 5 * time.Millisecond, recordsDiv: 4},
-	{name: "c", title: "100 B, zstd, linger 5ms", valueSize: 100, codec: "zstd", linger: 5 * time.Millisecond, recordsDiv: 1},
-	{name: "d", title: "100 B at 10k/s, linger 0", valueSize: 100, codec: "none", linger: 0, rate: 10_000, latency: true, recordsDiv: 1},
+	{name: "a", title: "100 B, none, linger 5ms", valueSize: 100, codec: "none", linger: 5 * time.Millisecond, batchSize: defaultBatchSize, recordsDiv: 1},
+	{name: "b", title: "1 KiB, lz4, linger 5ms", valueSize: 1024, codec: "lz4", linger: 5 * time.Millisecond, batchSize: defaultBatchSize, recordsDiv: 4},
+	{name: "c", title: "100 B, zstd, linger 5ms", valueSize: 100, codec: "zstd", linger: 5 * time.Millisecond, batchSize: defaultBatchSize, recordsDiv: 1},
+	{name: "d", title: "100 B at 10k/s, linger 0", valueSize: 100, codec: "none", linger: 0, batchSize: defaultBatchSize, rate: 10_000, latency: true, recordsDiv: 1},
+	{name: "e", title: "100 B, none, 64 KiB batches", valueSize: 100, codec: "none", linger: 5 * time.Millisecond, batchSize: 64 << 10, recordsDiv: 1},
+	{name: "f", title: "100 B, 1,000 keys, 12 partitions", valueSize: 100, codec: "none", linger: 5 * time.Millisecond, batchSize: defaultBatchSize,
+		keys: 1000, partitions: 12, recordsDiv: 1},
+}
+
+// topicPartitions is how many partitions w's topic has, given -partitions.
+func (w workload) topicPartitions(flag int) int {
+	if w.partitions > 0 {
+		return w.partitions
+	}
+	return flag
+}
+
+// topicName is the topic w writes to: base for the flag's partition count,
+// base-p<N> for a workload with its own.
+func (w workload) topicName(base string) string {
+	if w.partitions > 0 {
+		return fmt.Sprintf("%s-p%d", base, w.partitions)
+	}
+	return base
 }
 
 // findWorkload returns the workload called name.
@@ -40,7 +73,7 @@ func findWorkload(name string) (workload, error) {
 			return w, nil
 		}
 	}
-	return workload{}, fmt.Errorf("%w: %q (want a, b, c or d)", errUnknownWorkload, name)
+	return workload{}, fmt.Errorf("%w: %q (want one of a to f)", errUnknownWorkload, name)
 }
 
 // selectWorkloads parses a comma-separated list of workload names.
@@ -66,7 +99,7 @@ func selectWorkloads(list string) ([]workload, error) {
 }
 
 // corpusBytes is how much distinct value data a run cycles through. It is
-// larger than any batch either library builds (kgo's are at most 1 MB), so
+// larger than any batch a client builds (1 MB at most), so
 // no batch holds the same value twice: a compressor finds only the
 // repetition real event data has (field names, a small vocabulary), never a
 // whole earlier record, which would flatter large batches.
@@ -113,4 +146,18 @@ func makeValues(size int) [][]byte {
 		vals[i] = backing[start:len(backing):len(backing)]
 	}
 	return vals
+}
+
+// makeKeys returns n distinct keys, the decimal numbers 0 to n-1 as text
+// (the keys ProducerPerformance's --record-key-range writes), the same on
+// every run; nil for n == 0.
+func makeKeys(n int) [][]byte {
+	if n <= 0 {
+		return nil
+	}
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = strconv.AppendInt(nil, int64(i), 10)
+	}
+	return keys
 }
