@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/kprod/kprod/producer"
 )
 
@@ -188,4 +190,32 @@ func BenchmarkSendNaturalLoop(b *testing.B) {
 		p.Send(ctx, &producer.Record{Topic: benchTopic, Value: value}, nil)
 	}
 	flushBench(b, p)
+}
+
+// BenchmarkAppendOnly measures the caller's Send path alone (partitioning
+// and encoding into the open batch): linger and memory so large that nothing
+// is sent during the loop, so no sender or broker work mixes in.
+func BenchmarkAppendOnly(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	p, err := producer.New(producer.WithBrokers(c.ListenAddrs()...), producer.WithLinger(time.Hour), producer.WithDeliveryTimeout(2*time.Hour),
+		producer.WithBatchSize(1<<20), producer.WithBufferMemory(4<<30), producer.WithMaxRequestSize(1<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	value := make([]byte, 100)
+	if _, err := p.SendSync(ctx, &producer.Record{Topic: "t", Value: value}); err != nil {
+		b.Fatal(err)
+	}
+	rec := &producer.Record{Topic: "t", Value: value}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Send(ctx, rec, nil)
+	}
 }
