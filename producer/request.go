@@ -17,7 +17,7 @@ type inflightReq struct {
 	batches []*recBatch
 	sentAt  time.Time
 	req     kmsg.ProduceRequest
-	into    kmsg.ProduceResponse       // the response is decoded here, reused with the request
+	into    produceResponse            // the response is decoded here, reused with the request
 	onDone  func(kmsg.Response, error) // ir.answer, bound once
 
 	resp kmsg.Response // the answer, set by the connection's reader goroutine
@@ -33,6 +33,7 @@ func (s *sender) newInflight(node int32) *inflightReq {
 	} else {
 		ir = &inflightReq{s: s}
 		ir.onDone = ir.answer
+		ir.into.req = &ir.req
 	}
 	ir.node = node
 	return ir
@@ -49,8 +50,7 @@ func (s *sender) recycleInflight(ir *inflightReq) {
 		rt.Partitions = rt.Partitions[:0]
 	}
 	ir.req.Topics = ir.req.Topics[:0]
-	clear(ir.into.Topics)
-	ir.into = kmsg.ProduceResponse{Topics: ir.into.Topics[:0]} // fields a response lacks must not survive
+	// ir.into keeps its slices: its ReadFrom overwrites every field.
 	ir.resp, ir.err = nil, nil
 	if len(s.spareReq) < 64 {
 		s.spareReq = append(s.spareReq, ir)

@@ -41,7 +41,7 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 		}
 		return
 	}
-	pr := resp.(*kmsg.ProduceResponse)
+	pr := &resp.(*produceResponse).ProduceResponse
 	for _, rb := range ir.batches {
 		part := findPartition(pr, &ir.req, rb)
 		if part == nil {

@@ -45,5 +45,6 @@ func WriteMemProfile(path string) error {
 		return err
 	}
 	defer f.Close()
+	runtime.GC() // the profile shows allocations as of the last GC: include the run's last ones
 	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
