@@ -83,7 +83,8 @@ func TestCloseLiveBroker(t *testing.T) {
 
 // TestCloseDeadlineStalledBroker closes a producer whose broker takes
 // requests but never answers them: Close returns by its context's deadline,
-// every record is answered once (ErrClosed), and no goroutine is left.
+// every record is answered once (ErrClosed) or, when Close gave up before
+// its callback started, skipped, and no goroutine is left.
 func TestCloseDeadlineStalledBroker(t *testing.T) {
 	verify := leakCheck(t)
 	c := newCluster(t, kfake.SeedTopics(3, "stall"))
@@ -108,8 +109,10 @@ func TestCloseDeadlineStalledBroker(t *testing.T) {
 	if took > time.Second {
 		t.Fatalf("Close took %v with a 300ms context", took)
 	}
-	l.checkAnsweredOnce()
-	l.checkAllFailed(ErrClosed, 6000) // the broker answered none
+	// Close gave up on its ctx: the callbacks not started 100 ms later
+	// are skipped (a starved machine gets that far), the rest answered.
+	answered := l.checkAnsweredOrSkipped(p, 5*time.Second)
+	l.checkAllFailed(ErrClosed, answered) // the broker answered none
 	close(release)
 	c.Close()
 	verify()
@@ -117,8 +120,8 @@ func TestCloseDeadlineStalledBroker(t *testing.T) {
 
 // TestCloseDeadlineBrokerGone shuts the whole cluster down under a producer
 // with records buffered and in flight: Close returns by its deadline, every
-// record is answered once, those acknowledged before are in no doubt, and
-// no goroutine is left.
+// record is answered once (or its callback skipped when Close gave up
+// before it started), and no goroutine is left.
 func TestCloseDeadlineBrokerGone(t *testing.T) {
 	verify := leakCheck(t)
 	c := newCluster(t, kfake.SeedTopics(3, "gone"))
@@ -142,7 +145,7 @@ func TestCloseDeadlineBrokerGone(t *testing.T) {
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close: %v", err)
 	}
-	l.wait(time.Second) // every record was answered when Close returned
+	l.checkAnsweredOrSkipped(p, 5*time.Second)
 	l.mu.Lock()
 	for id, err := range l.errs {
 		if !errors.Is(err, ErrClosed) {

@@ -147,14 +147,49 @@ func (l *ledger) wait(d time.Duration) {
 func (l *ledger) checkAnsweredOnce() {
 	l.t.Helper()
 	l.mu.Lock()
+	sent := l.sent
+	l.mu.Unlock()
+	l.checkAnswered(sent)
+}
+
+// checkAnswered asserts that want records were answered, each once.
+func (l *ledger) checkAnswered(want int) {
+	l.t.Helper()
+	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.answers) != l.sent {
-		l.t.Fatalf("%d records answered, %d sent", len(l.answers), l.sent)
+	if len(l.answers) != want {
+		l.t.Fatalf("%d records answered, %d sent", len(l.answers), want)
 	}
 	for id, n := range l.answers {
 		if n != 1 {
 			l.t.Fatalf("record %d answered %d times", id, n)
 		}
+	}
+}
+
+// checkAnsweredOrSkipped is checkAnsweredOnce after a Close that ended by
+// its ctx: the callbacks that had not started when Close stopped waiting
+// are skipped (Metrics.CallbacksSkipped; their Futures hold the outcome),
+// so it waits up to d for answered and skipped records to add up to those
+// sent, checks none was answered twice, and returns how many were answered.
+func (l *ledger) checkAnsweredOrSkipped(p *Producer, d time.Duration) int {
+	l.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		skipped := p.Metrics().CallbacksSkipped
+		l.mu.Lock()
+		answered, sent := len(l.answers), l.sent
+		l.mu.Unlock()
+		switch {
+		case int64(answered)+skipped > int64(sent):
+			l.t.Fatalf("%d records answered and %d callbacks skipped, %d sent", answered, skipped, sent)
+		case int64(answered)+skipped == int64(sent):
+			l.checkAnswered(answered)
+			return answered
+		case time.Now().After(deadline):
+			l.t.Fatalf("%d records answered and %d callbacks skipped after %v, %d sent", answered, skipped, d, sent)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
