@@ -46,13 +46,14 @@ type sender struct {
 	life  lifecycle    // how it ends; any goroutine
 
 	// ---- sender goroutine only ----
-	ids      producerID
-	avail    *availability
-	inflight int                    // batches in flight, all brokers
-	scan     scanResult             // the last scan of the accumulator
-	byNode   map[int32][]*partition // ready partitions by leader, per drain
-	rotate   int                    // where a request starts among a broker's partitions (fairness)
-	spareReq []*inflightReq         // free list of produce requests
+	ids       producerID
+	avail     *availability
+	inflight  int                    // batches in flight, all brokers
+	scan      scanResult             // the last scan of the accumulator
+	byNode    map[int32][]*partition // ready partitions by leader, per drain
+	rotate    int                    // where a request starts among a broker's partitions (fairness)
+	spareReq  []*inflightReq         // free list of produce requests
+	finishers finishers              // helpers compressing closed batches
 }
 
 // lifecycle is how the sender ends. Safe from any goroutine.
@@ -94,6 +95,7 @@ func (s *sender) handlePosted() {
 
 func (s *sender) run() {
 	defer close(s.life.stopped)
+	defer s.finishers.stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
