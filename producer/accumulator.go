@@ -58,6 +58,12 @@ func (a *accumulator) topic(name string) *topicParts {
 	return a.topics.Get(name)
 }
 
+// lookupTopic returns the state of a topic, nil when no record was ever
+// appended to it (it creates nothing for a name that may be invalid).
+func (a *accumulator) lookupTopic(name string) *topicParts {
+	return a.topics.Lookup(name)
+}
+
 // newTopic makes the state of a topic seen for the first time; a.topics
 // calls it once per name, under its own lock.
 func (a *accumulator) newTopic(name string) *topicParts {

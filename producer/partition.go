@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/kprod/kprod/internal/metadata"
 	"github.com/kprod/kprod/partitioner"
 )
 
@@ -88,7 +89,27 @@ type topicParts struct {
 	name   string
 	ratio  atomic.Uint64 // compression ratio estimate, float64 bits (written bytes / raw bytes)
 	parts  atomic.Pointer[[]*partition]
-	sticky *partitioner.StickyTopic // nil with a custom partitioner
+	sticky *partitioner.StickyTopic  // nil with a custom partitioner
+	meta   atomic.Pointer[topicMeta] // the metadata Send last looked up
+}
+
+// topicMeta is a topic's metadata as last looked up, with the number of the
+// metadata snapshot it came from.
+type topicMeta struct {
+	t   *metadata.Topic // nil: the snapshot had none
+	gen uint64
+}
+
+// metadata returns the topic's metadata in md's current snapshot (nil when
+// it has none). It looks the topic up only when md published a snapshot
+// since the last call, so most records skip the lookup.
+func (tp *topicParts) metadata(md *metadata.Client) *metadata.Topic {
+	if m := tp.meta.Load(); m != nil && m.gen == md.Generation() {
+		return m.t
+	}
+	t, gen := md.TopicGen(tp.name)
+	tp.meta.Store(&topicMeta{t: t, gen: gen})
+	return t
 }
 
 // Compression ratio estimate, as the Java producer keeps one per topic: a

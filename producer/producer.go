@@ -167,7 +167,11 @@ func (p *Producer) send(ctx context.Context, in *Record, cb Callback, block, urg
 	if err := ctx.Err(); err != nil {
 		return p.failSend(&sn, rec, cb, fmt.Errorf("producer: Send called with an ended context: %w", err))
 	}
-	t := p.md.Topic(rec.Topic)
+	var t *metadata.Topic
+	tp := p.acc.lookupTopic(rec.Topic) // nil before the topic's first record
+	if tp != nil {
+		t = tp.metadata(p.md)
+	}
 	if t == nil || len(t.Partitions) == 0 {
 		var err error
 		if t, err = p.waitTopic(ctx, rec.Topic, start); err != nil {
@@ -176,7 +180,9 @@ func (p *Producer) send(ctx context.Context, in *Record, cb Callback, block, urg
 	}
 	t.MarkUsed() // keeps the topic in the refreshes (metadata.max.idle)
 	n := len(t.Partitions)
-	tp := p.acc.topic(rec.Topic)
+	if tp == nil {
+		tp = p.acc.topic(rec.Topic)
+	}
 	part, sticky, err := p.choosePartition(rec, tp, t, n)
 	if err != nil {
 		return p.failSend(&sn, rec, cb, err)

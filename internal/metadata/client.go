@@ -23,6 +23,9 @@ type Client struct {
 	// snap is the published snapshot: an immutable map, replaced whole by
 	// the refresh goroutine, read without locks.
 	snap atomic.Pointer[map[string]*Topic]
+	// gen counts the snapshots published (bumped after each store), so a
+	// caller can keep a Topic and know it is current while gen is unchanged.
+	gen atomic.Uint64
 
 	mu        sync.Mutex        // guards the fields below
 	inUse     map[string]*usage // topics every refresh asks for
@@ -61,6 +64,23 @@ func New(pool *wire.Pool, cfg Config) *Client {
 // path.
 func (c *Client) Topic(name string) *Topic {
 	return (*c.snap.Load())[name]
+}
+
+// TopicGen is Topic with the generation of the snapshot it was read from.
+// A caller may keep the Topic and use it while Generation still returns
+// that number, instead of looking it up for every record.
+func (c *Client) TopicGen(name string) (*Topic, uint64) {
+	g := c.gen.Load() // before the snapshot: a publish in between only makes g look old
+	return (*c.snap.Load())[name], g
+}
+
+// Generation is the number of the snapshot last published.
+func (c *Client) Generation() uint64 { return c.gen.Load() }
+
+// publish makes next the snapshot; c.mu is held.
+func (c *Client) publish(next *map[string]*Topic) {
+	c.snap.Store(next)
+	c.gen.Add(1)
 }
 
 // Wait returns the topic's snapshot, at once when it is cached with
@@ -211,7 +231,7 @@ func (c *Client) Forget(name string) {
 			next[k] = v
 		}
 	}
-	c.snap.Store(&next)
+	c.publish(&next)
 }
 
 // Close stops the refresh goroutine and waits for it. Waiters get

@@ -102,7 +102,7 @@ func (c *Client) refresh() bool {
 		}
 		next[name] = t
 	}
-	c.snap.Store(&next)
+	c.publish(&next)
 	c.mu.Unlock()
 	c.cfg.OnUpdate() // before waking waiters: when Wait returns, OnUpdate has run
 	c.finish(nil)

@@ -38,11 +38,23 @@ func (m *Map[T]) Get(name string) *T {
 			return v
 		}
 	}
-	return m.getSlow(name)
+	return m.getSlow(name, true)
 }
 
-// getSlow is Get for a name missing from the published map.
-func (m *Map[T]) getSlow(name string) *T {
+// Lookup returns the state of name, or nil when it was never created. It
+// creates nothing, so names that may be invalid can be tried.
+func (m *Map[T]) Lookup(name string) *T {
+	if r := m.read.Load(); r != nil {
+		if v, ok := (*r)[name]; ok {
+			return v
+		}
+	}
+	return m.getSlow(name, false)
+}
+
+// getSlow is Get (create) or Lookup for a name missing from the published
+// map.
+func (m *Map[T]) getSlow(name string, create bool) *T {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
@@ -55,6 +67,9 @@ func (m *Map[T]) getSlow(name string) *T {
 	}
 
 	v, ok := m.all[name]
+	if !ok && !create {
+		return nil
+	}
 	if !ok {
 		if m.all == nil {
 			m.all = make(map[string]*T)

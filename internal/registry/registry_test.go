@@ -93,3 +93,29 @@ func BenchmarkMapGet(b *testing.B) {
 		r.Get(names[i%len(names)])
 	}
 }
+
+// TestRegistryLookupCreatesNothing: Lookup finds what Get created, returns
+// nil for other names without creating them, and a name found only under
+// the lock reaches the published map like one Get found there.
+func TestRegistryLookupCreatesNothing(t *testing.T) {
+	var r Map[int]
+	created := 0
+	r.Create = func(string) *int { created++; return new(int) }
+	if v := r.Lookup("a"); v != nil || created != 0 {
+		t.Fatalf("Lookup of a new name: %v, %d created", v, created)
+	}
+	a := r.Get("a")
+	b := r.Get("b")
+	if r.Lookup("a") != a || r.Lookup("b") != b || created != 2 {
+		t.Fatalf("Lookup did not find Get's states (%d created)", created)
+	}
+	if v := r.Lookup("c"); v != nil || created != 2 {
+		t.Fatalf("Lookup of an unknown name: %v, %d created", v, created)
+	}
+	if n := testing.AllocsPerRun(100, func() { r.Lookup("b") }); n != 0 {
+		t.Fatalf("Lookup of an established name allocates %v times", n)
+	}
+	if _, ok := (*r.read.Load())["b"]; !ok {
+		t.Fatal("b never reached the published map")
+	}
+}
