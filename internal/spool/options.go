@@ -1,0 +1,69 @@
+package spool
+
+import (
+	"fmt"
+	"time"
+)
+
+// SyncPolicy says when the current segment is fsynced, which decides when an
+// appended entry survives a crash of the machine (a crash of the process
+// alone loses nothing that Append wrote, whatever the policy).
+type SyncPolicy int
+
+const (
+	// SyncAlways fsyncs the segment before Append returns: the entry is
+	// durable when Append returns.
+	SyncAlways SyncPolicy = iota
+	// SyncInterval fsyncs the segment every Options.SyncEvery if anything
+	// was appended; Durable reports how far that got, Sync forces it.
+	SyncInterval
+	// SyncNever leaves writing back to the OS; the segment is still synced
+	// when it is rolled, on Sync and on Close.
+	SyncNever
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultSegmentBytes = 64 << 20
+	DefaultMaxBytes     = 1 << 30
+	DefaultSyncEvery    = 100 * time.Millisecond
+
+	// MaxFrameBytes bounds an entry's metadata and data together. It is a
+	// constant, not an option, because Open judges frames on disk by it: a
+	// frame claiming more is corrupt, whoever wrote it.
+	MaxFrameBytes = 128 << 20
+)
+
+// Options configure a Spool; the zero value takes every default.
+type Options struct {
+	// SegmentBytes is the size past which Append starts a new segment file
+	// (default 64 MiB). An entry larger than this gets a segment alone.
+	SegmentBytes int64
+	// MaxBytes bounds the bytes of all segments not yet deleted, counting
+	// the frames of done entries until their segment goes (default 1 GiB).
+	MaxBytes int64
+	// Sync is the fsync policy (default SyncAlways).
+	Sync SyncPolicy
+	// SyncEvery is SyncInterval's period (default 100 ms).
+	SyncEvery time.Duration
+}
+
+// withDefaults checks o and fills in its zero values.
+func (o Options) withDefaults() (Options, error) {
+	if o.SegmentBytes < 0 || o.MaxBytes < 0 || o.SyncEvery < 0 {
+		return o, fmt.Errorf("spool: negative option in %+v", o)
+	}
+	if o.Sync < SyncAlways || o.Sync > SyncNever {
+		return o, fmt.Errorf("spool: unknown sync policy %d", o.Sync)
+	}
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.SyncEvery == 0 {
+		o.SyncEvery = DefaultSyncEvery
+	}
+	return o, nil
+}
