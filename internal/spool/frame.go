@@ -14,14 +14,14 @@ import (
 //	     4    1 version      1
 //	     5    1 kind         1 = entry (the only kind so far)
 //	     6    2 reserved     0
-//	     8    8 id           the entry's id, > 0, increasing through the spool
+//	     8    8 id           the entry's id: 1 to maxID, increasing through the spool
 //	    16    4 meta length  bytes of metadata that follow the header
 //	    20    4 data length  bytes of data that follow the metadata
 //	    24    4 crc          CRC-32C (Castagnoli) of bytes 0..23, then meta, then data
 //	    28      meta, then data
 //
 // A header is impossible when its magic, version, kind or reserved bytes
-// differ from the above, its id is 0, or its lengths add up to more than
+// differ from the above, its id is 0 or above maxID, or its lengths add up to more than
 // MaxFrameBytes. The CRC covers the header too, so a flipped length or id
 // is caught even when the header still looks possible.
 const (
@@ -29,6 +29,10 @@ const (
 	frameVersion = 1
 	kindEntry    = 1
 	headerLen    = 28
+
+	// maxID bounds ids (and the numbers in segment names) far below
+	// the uint64 limit, so the next id after any on disk never wraps.
+	maxID = 1 << 62
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -87,8 +91,8 @@ func parseHeader(b []byte) (header, error) {
 		return h, fmt.Errorf("%w: kind %d", errBadHeader, b[5])
 	case b[6] != 0 || b[7] != 0:
 		return h, fmt.Errorf("%w: reserved bytes %#x %#x", errBadHeader, b[6], b[7])
-	case h.id == 0:
-		return h, fmt.Errorf("%w: id 0", errBadHeader)
+	case h.id == 0 || h.id > maxID:
+		return h, fmt.Errorf("%w: id %d", errBadHeader, h.id)
 	case h.payloadLen() > MaxFrameBytes:
 		return h, fmt.Errorf("%w: %d bytes of payload", errBadHeader, h.payloadLen())
 	}

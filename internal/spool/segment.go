@@ -42,7 +42,7 @@ func parseNum(name, suffix string) (num uint64, ok bool) {
 		return 0, false
 	}
 	n, err := strconv.ParseUint(digits, 10, 64)
-	return n, err == nil
+	return n, err == nil && n <= maxID
 }
 
 // listing is what a spool directory holds, by kind of file.

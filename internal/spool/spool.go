@@ -215,6 +215,9 @@ func (s *Spool) Append(meta, data []byte) (uint64, error) {
 	if err := s.usable(); err != nil {
 		return 0, err
 	}
+	if s.nextID > maxID {
+		return 0, fmt.Errorf("%w: ids used up", ErrFull)
+	}
 	if s.pendingBytes+n > s.opts.MaxBytes {
 		return 0, fmt.Errorf("%w: %d pending bytes + %d > %d", ErrFull, s.pendingBytes, n, s.opts.MaxBytes)
 	}
