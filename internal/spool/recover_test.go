@@ -1,0 +1,237 @@
+package spool
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// buildSpool makes a spool in a new directory from nseg lives of perLife
+// appends each, with small segments so that lives roll too; it returns the
+// directory and the entries in order.
+func buildSpool(t *testing.T, lives, perLife, maxData int, segBytes int64) (string, []Entry) {
+	t.Helper()
+	dir := t.TempDir()
+	var all []Entry
+	for l := range lives {
+		s, _, _ := open(t, dir, Options{SegmentBytes: segBytes, Sync: SyncNever})
+		all = append(all, appendGen(t, s, uint64(l*1000+1), perLife, maxData)...)
+		mustClose(t, s)
+	}
+	return dir, all
+}
+
+// TestTornTailEveryLength cuts the last segment at every length and checks
+// that exactly the whole frames before the cut come back, that the rest is
+// reported cut, and that the spool is usable and stays so over a reopen.
+func TestTornTailEveryLength(t *testing.T) {
+	dir, all := buildSpool(t, 2, 4, 40, 1<<20) // two segments of four frames
+	files := segFiles(t, dir)
+	spans := layout(t, files, all)
+	last := len(files) - 1
+	st, _ := os.Stat(files[last])
+	size := st.Size()
+	nLast := 0
+	for _, sp := range spans {
+		if sp.file == last {
+			nLast++
+		}
+	}
+	if nLast < 3 {
+		t.Fatalf("%d frames in the last segment", nLast)
+	}
+	for cut := int64(0); cut <= size; cut++ {
+		d := copyDir(t, dir)
+		lastFile := segFiles(t, d)[last]
+		if err := os.Truncate(lastFile, cut); err != nil {
+			t.Fatal(err)
+		}
+		var want []Entry
+		var boundary int64
+		for _, sp := range spans {
+			if sp.file < last || sp.off+sp.len <= cut {
+				want = append(want, all[sp.entry])
+				if sp.file == last {
+					boundary = sp.off + sp.len
+				}
+			}
+		}
+		s, got, rep := open(t, d, Options{Sync: SyncNever})
+		sameEntries(t, got, want)
+		wantFrames := 0
+		if cut > boundary {
+			wantFrames = 1
+		}
+		if rep.TornBytes != cut-boundary || rep.TornFrames != wantFrames || len(rep.Quarantined) != 0 {
+			t.Fatalf("cut at %d (frames end at %d): report %+v", cut, boundary, rep)
+		}
+		if st := s.Stats(); st.TornBytes != rep.TornBytes || st.PendingEntries != int64(len(want)) {
+			t.Fatalf("cut at %d: stats %+v", cut, st)
+		}
+		more := appendGen(t, s, 5000, 1, 40)
+		mustClose(t, s)
+		s, got, rep = open(t, d, Options{Sync: SyncNever})
+		sameEntries(t, got, append(want, more...))
+		if rep.TornBytes != 0 || len(rep.Quarantined) != 0 {
+			t.Fatalf("cut at %d, second reopen: report %+v", cut, rep)
+		}
+		mustClose(t, s)
+	}
+}
+
+// TestBitFlips flips one byte at a time at seeded random places in a copy of
+// a spool of four segments and checks what Open makes of it: no panic;
+// exactly the frames before the flipped one in its segment are lost from
+// it; a flip in the very last frame is cut as a torn tail, any other sends
+// the rest of its segment to quarantine; a reopen then finds the same.
+func TestBitFlips(t *testing.T) {
+	dir, all := buildSpool(t, 2, 12, 60, 400)
+	files := segFiles(t, dir)
+	if len(files) < 4 {
+		t.Fatalf("%d segments", len(files))
+	}
+	spans := layout(t, files, all)
+	var total int64
+	for _, sp := range spans {
+		total += sp.len
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const flips = 500
+	for range flips {
+		pos := r.Int64N(total)
+		mask := byte(1 + r.IntN(255))
+		var hit frameSpan
+		for _, sp := range spans {
+			if pos < sp.len {
+				hit = sp
+				break
+			}
+			pos -= sp.len
+		}
+		at := hit.off + pos // offset in its file
+		d := copyDir(t, dir)
+		df := segFiles(t, d)
+		b, err := os.ReadFile(df[hit.file])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[at] ^= mask
+		if err := os.WriteFile(df[hit.file], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+
+		var want []Entry
+		lastInFile := true
+		for _, sp := range spans {
+			if sp.file != hit.file || sp.off < hit.off {
+				want = append(want, all[sp.entry])
+			}
+			if sp.file == hit.file && sp.off > hit.off {
+				lastInFile = false
+			}
+		}
+		s, got, rep := open(t, d, Options{Sync: SyncNever})
+		sameEntries(t, got, want)
+		if hit.file == len(files)-1 && lastInFile {
+			if rep.TornBytes != hit.len || len(rep.Quarantined) != 0 {
+				t.Fatalf("flip %#x at %d of the last frame: report %+v", mask, at, rep)
+			}
+		} else {
+			if len(rep.Quarantined) != 1 || rep.TornBytes != 0 {
+				t.Fatalf("flip %#x at %d of %s: report %+v", mask, at, df[hit.file], rep)
+			}
+			q := rep.Quarantined[0]
+			if q.File != df[hit.file][:len(df[hit.file])-len(segSuffix)]+quarantinedSuffix ||
+				q.Offset != hit.off || q.Bytes != int64(len(b))-hit.off || !errors.Is(q.Err, ErrCorrupt) {
+				t.Fatalf("flip %#x at %d of %s (frame at %d): %+v", mask, at, df[hit.file], hit.off, q)
+			}
+			qb, err := os.ReadFile(q.File)
+			if err != nil || string(qb) != string(b) {
+				t.Fatalf("quarantined file does not hold the segment as found: %v", err)
+			}
+			_, err = os.Stat(df[hit.file])
+			if (hit.off == 0) != errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("flip in frame at %d: segment file stat says %v", hit.off, err)
+			}
+		}
+		mustClose(t, s)
+		s, got, rep = open(t, d, Options{Sync: SyncNever})
+		sameEntries(t, got, want)
+		if rep.TornBytes != 0 || len(rep.Quarantined) != 0 {
+			t.Fatalf("reopen after a flip: report %+v", rep)
+		}
+		mustClose(t, s)
+	}
+}
+
+// TestIDsNotIncreasingAreCorrupt writes a segment whose frames are valid
+// one by one but whose ids go backwards: quarantine, not a torn tail, even
+// at the end of the last segment.
+func TestIDsNotIncreasingAreCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	var b []byte
+	b = appendFrame(b, 5, []byte("a"), nil)
+	b = appendFrame(b, 6, []byte("b"), nil)
+	b = appendFrame(b, 6, []byte("c"), nil)
+	if err := os.WriteFile(dir+"/"+segName(5), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, got, rep := open(t, dir, Options{})
+	defer mustClose(t, s)
+	if len(got) != 2 || string(got[1].Meta) != "b" || len(rep.Quarantined) != 1 || rep.TornBytes != 0 {
+		t.Fatalf("%d entries, report %+v", len(got), rep)
+	}
+	if !errors.Is(rep.Quarantined[0].Err, errIDOrder) || !errors.Is(rep.Quarantined[0].Err, ErrCorrupt) {
+		t.Fatalf("reason %v", rep.Quarantined[0].Err)
+	}
+	id, err := s.Append(nil, nil)
+	if err != nil || id != 7 {
+		t.Fatalf("Append after quarantine: id %d, %v", id, err)
+	}
+}
+
+// TestZeroedTailIsTorn: a file system may leave zeros after the last write
+// of a crashed machine; zeros at the end of the last segment are cut.
+func TestZeroedTailIsTorn(t *testing.T) {
+	dir := t.TempDir()
+	b := appendFrame(nil, 1, []byte("m"), []byte("d"))
+	b = append(b, make([]byte, 4096)...)
+	if err := os.WriteFile(dir+"/"+segName(1), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, got, rep := open(t, dir, Options{})
+	defer mustClose(t, s)
+	if len(got) != 1 || rep.TornBytes != 4096 || len(rep.Quarantined) != 0 {
+		t.Fatalf("%d entries, report %+v", len(got), rep)
+	}
+}
+
+// TestQuarantineCrashLeftovers: a .tmp prefix beside its segment is dropped
+// (the segment is judged again); a .tmp alone takes the segment's name.
+func TestQuarantineCrashLeftovers(t *testing.T) {
+	good := appendFrame(nil, 1, []byte("m"), []byte("d"))
+	bad := append(appendFrame(nil, 2, nil, nil), appendFrame(nil, 3, nil, nil)...)
+	bad[10] ^= 1 // the id of frame 2; frame 3 after it is valid
+	whole := append(append([]byte{}, good...), bad...)
+
+	dir := t.TempDir()
+	seg := dir + "/" + segName(1)
+	os.WriteFile(seg, whole, 0o600)
+	os.WriteFile(seg[:len(seg)-len(segSuffix)]+tmpSuffix, good[:10], 0o600)
+	s, got, rep := open(t, dir, Options{})
+	if len(got) != 1 || len(rep.Quarantined) != 1 {
+		t.Fatalf("tmp beside segment: %d entries, %+v", len(got), rep)
+	}
+	mustClose(t, s)
+
+	dir = t.TempDir()
+	seg = dir + "/" + segName(1)
+	os.WriteFile(seg[:len(seg)-len(segSuffix)]+quarantinedSuffix, whole, 0o600)
+	os.WriteFile(seg[:len(seg)-len(segSuffix)]+tmpSuffix, good, 0o600)
+	s, got, rep = open(t, dir, Options{})
+	if len(got) != 1 || len(rep.Quarantined) != 0 || string(got[0].Data) != "d" {
+		t.Fatalf("tmp alone: %d entries, %+v", len(got), rep)
+	}
+	mustClose(t, s)
+}
