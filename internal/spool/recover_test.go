@@ -7,16 +7,22 @@ import (
 	"testing"
 )
 
-// buildSpool makes a spool in a new directory from nseg lives of perLife
-// appends each, with small segments so that lives roll too; it returns the
-// directory and the entries in order.
-func buildSpool(t *testing.T, lives, perLife, maxData int, segBytes int64) (string, []Entry) {
+// life is one Open..Close of buildSpool: n appends into segments of seg
+// bytes.
+type life struct {
+	n   int
+	seg int64
+}
+
+// buildSpool makes a spool in a new directory from the given lives and
+// returns the directory and the entries in order.
+func buildSpool(t *testing.T, maxData int, lives ...life) (string, []Entry) {
 	t.Helper()
 	dir := t.TempDir()
 	var all []Entry
-	for l := range lives {
-		s, _, _ := open(t, dir, Options{SegmentBytes: segBytes, Sync: SyncNever})
-		all = append(all, appendGen(t, s, uint64(l*1000+1), perLife, maxData)...)
+	for l, lf := range lives {
+		s, _, _ := open(t, dir, Options{SegmentBytes: lf.seg, Sync: SyncNever})
+		all = append(all, appendGen(t, s, uint64(l*1000+1), lf.n, maxData)...)
 		mustClose(t, s)
 	}
 	return dir, all
@@ -26,7 +32,7 @@ func buildSpool(t *testing.T, lives, perLife, maxData int, segBytes int64) (stri
 // that exactly the whole frames before the cut come back, that the rest is
 // reported cut, and that the spool is usable and stays so over a reopen.
 func TestTornTailEveryLength(t *testing.T) {
-	dir, all := buildSpool(t, 2, 4, 40, 1<<20) // two segments of four frames
+	dir, all := buildSpool(t, 40, life{4, 1 << 20}, life{4, 1 << 20}) // two segments of four frames
 	files := segFiles(t, dir)
 	spans := layout(t, files, all)
 	last := len(files) - 1
@@ -81,17 +87,21 @@ func TestTornTailEveryLength(t *testing.T) {
 }
 
 // TestBitFlips flips one byte at a time at seeded random places in a copy of
-// a spool of four segments and checks what Open makes of it: no panic;
+// a spool of several segments and checks what Open makes of it: no panic;
 // exactly the frames before the flipped one in its segment are lost from
 // it; a flip in the very last frame is cut as a torn tail, any other sends
 // the rest of its segment to quarantine; a reopen then finds the same.
 func TestBitFlips(t *testing.T) {
-	dir, all := buildSpool(t, 2, 12, 60, 400)
+	// Small segments, then a last one of five frames.
+	dir, all := buildSpool(t, 60, life{12, 400}, life{12, 400}, life{5, 1 << 20})
 	files := segFiles(t, dir)
 	if len(files) < 4 {
 		t.Fatalf("%d segments", len(files))
 	}
 	spans := layout(t, files, all)
+	if sp := spans[len(spans)-3]; sp.file != len(files)-1 {
+		t.Fatalf("fewer than 3 frames in the last segment")
+	}
 	var total int64
 	for _, sp := range spans {
 		total += sp.len

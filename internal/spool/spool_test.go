@@ -188,6 +188,9 @@ func TestFullRefusesAndWritesNothing(t *testing.T) {
 			break
 		}
 		es = append(es, Entry{ID: id, Meta: meta, Data: data})
+		if len(es) > 9 {
+			t.Fatalf("%d frames of 108 bytes in 1000", len(es))
+		}
 	}
 	if len(es) != 9 {
 		t.Fatalf("%d frames of 108 bytes fit in 1000", len(es))
