@@ -272,6 +272,9 @@ func (s *Spool) roll() error {
 	s.markDurable(s.nextID - 1)
 	next, err := createSegment(s.dir, s.nextID)
 	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
 		return err
 	}
 	if err := old.f.Close(); err != nil {
