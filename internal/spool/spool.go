@@ -14,7 +14,10 @@ import (
 
 // Entry is one spooled batch.
 type Entry struct {
-	ID   uint64 // the spool's id: increasing in append order
+	// ID is the spool's id, increasing in append order across restarts
+	// as long as some segment is left; a directory emptied of segments
+	// starts again at 1 (ids only name entries for Done).
+	ID   uint64
 	Meta []byte // the caller's metadata, not interpreted by the spool
 	Data []byte // the batch bytes
 }
