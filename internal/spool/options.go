@@ -36,8 +36,9 @@ const (
 
 // Options configure a Spool; the zero value takes every default.
 type Options struct {
-	// SegmentBytes is the size past which Append starts a new segment file
-	// (default 64 MiB). An entry larger than this gets a segment alone.
+	// SegmentBytes bounds a segment file (default 64 MiB): an Append that
+	// would take the current segment past it starts a new one first. An
+	// entry larger than this gets a segment alone.
 	SegmentBytes int64
 	// MaxBytes bounds the bytes of all segments not yet deleted, counting
 	// the frames of done entries until their segment goes (default 1 GiB).
