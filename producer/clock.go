@@ -76,7 +76,9 @@ func (c *busyClock) observe(now int64) {
 		return
 	}
 	n := c.count()
-	busy := float64(n-c.lastCount) >= c.rate*float64(now-c.lastAt)/1e9
+	// A window much longer than busyWindow (the sender slept, or the
+	// ticker ran meanwhile) says nothing of the rate now: start a new one.
+	busy := now-c.lastAt <= 2*int64(busyWindow) && reached(n-c.lastCount, now-c.lastAt, c.rate)
 	c.lastCount, c.lastAt = n, now
 	if busy {
 		c.now.Store(nanotime())
@@ -102,12 +104,17 @@ func (c *busyClock) tick() {
 			continue
 		}
 		n := c.count()
-		if float64(n-lastCount) < c.rate/2*float64(ns-lastAt)/1e9 {
+		if !reached(n-lastCount, ns-lastAt, c.rate/2) {
 			c.on.Store(false)
 			return
 		}
 		lastCount, lastAt = n, ns
 	}
+}
+
+// reached reports whether n records in d nanoseconds make rate records/s.
+func reached(n, d int64, rate float64) bool {
+	return float64(n) >= rate*float64(d)/1e9
 }
 
 // stop ends the ticker for good and waits for it; the sender calls it as
