@@ -96,11 +96,15 @@ type config struct {
 	// ignored lists the Java properties given that have no effect here;
 	// New logs one line for each.
 	ignored []ignoredUse
+	// busyRate is the records/s from which Send takes the busy clock's
+	// reading (clock.go); no option sets it, tests lower it.
+	busyRate float64
 }
 
 func defaultConfig() config {
 	return config{
 		brokers:             []string{"localhost:9092"},
+		busyRate:            busyRate,
 		clientID:            "kprod",
 		acks:                AcksAll,
 		batchSize:           16384,

@@ -73,53 +73,41 @@ func (h *hookRunner) batchWritten(rb *recBatch, baseOffset int64, broker int32, 
 	ev := BatchWritten{Topic: rb.part.topic, Partition: rb.part.id, Broker: broker, BaseOffset: baseOffset,
 		Records: rb.numRecords(), Bytes: len(rb.b.Bytes()), UncompressedBytes: rb.b.Len(),
 		Compression: codec, Attempts: rb.attempts}
-	for _, bh := range h.batch {
-		func() {
-			defer h.guard("OnBatchWritten", bh)
-			bh.OnBatchWritten(ev)
-		}()
-	}
+	callEach(h, "OnBatchWritten", h.batch, ev, BatchHook.OnBatchWritten)
 }
 
 // retried reports a batch going back to be sent again. Sender goroutine.
 func (h *hookRunner) retried(rb *recBatch, why error) {
 	ev := Retry{Topic: rb.part.topic, Partition: rb.part.id, Records: rb.numRecords(), Attempt: rb.attempts, Err: why}
-	for _, rh := range h.retry {
-		func() {
-			defer h.guard("OnRetry", rh)
-			rh.OnRetry(ev)
-		}()
-	}
+	callEach(h, "OnRetry", h.retry, ev, RetryHook.OnRetry)
 }
 
 // pidReset reports a move to a new producer id or epoch. Sender goroutine.
 func (h *hookRunner) pidReset(ev ProducerIDReset) {
-	for _, ph := range h.pid {
-		func() {
-			defer h.guard("OnProducerIDReset", ph)
-			ph.OnProducerIDReset(ev)
-		}()
-	}
+	callEach(h, "OnProducerIDReset", h.pid, ev, ProducerIDHook.OnProducerIDReset)
 }
 
 // Sent and Answered make the runner the connections' observer (installed
 // only when a RequestHook is).
 func (h *hookRunner) Sent(node int32, addr string, key int16, bytes int) {
 	ev := RequestSent{Broker: node, Addr: addr, API: kmsg.NameForKey(key), Bytes: bytes}
-	for _, rh := range h.request {
-		func() {
-			defer h.guard("OnRequestSent", rh)
-			rh.OnRequestSent(ev)
-		}()
-	}
+	callEach(h, "OnRequestSent", h.request, ev, RequestHook.OnRequestSent)
 }
 
 func (h *hookRunner) Answered(node int32, addr string, key int16, latency, throttle time.Duration, err error) {
 	ev := RequestAnswered{Broker: node, Addr: addr, API: kmsg.NameForKey(key), Latency: latency, Throttle: throttle, Err: err}
-	for _, rh := range h.request {
-		func() {
-			defer h.guard("OnRequestAnswered", rh)
-			rh.OnRequestAnswered(ev)
-		}()
+	callEach(h, "OnRequestAnswered", h.request, ev, RequestHook.OnRequestAnswered)
+}
+
+// callEach calls call(hook, ev) for each hook in order, each under a
+// recover, so a panicking hook neither stops the others nor the producer.
+func callEach[H any, E any](h *hookRunner, kind string, hooks []H, ev E, call func(H, E)) {
+	for _, hk := range hooks {
+		callOne(h, kind, hk, ev, call)
 	}
+}
+
+func callOne[H any, E any](h *hookRunner, kind string, hk H, ev E, call func(H, E)) {
+	defer h.guard(kind, hk)
+	call(hk, ev)
 }

@@ -138,7 +138,7 @@ func (p *Producer) send(ctx context.Context, in *Record, cb Callback, block, urg
 	if in == nil {
 		return p.failSend(nil, nil, cb, recordError("nil record"))
 	}
-	start := nanotime() // one clock read per record: timestamps, latency and max.block all derive from it
+	start := p.s.clock.read() // one clock reading per record (the ticker's while busy): timestamps, latency and max.block derive from it
 	// rec is only read from here on (never kept, never handed to user
 	// code), so a caller's Record can stay on its stack. Interceptors and
 	// hooks get a copy of their own.

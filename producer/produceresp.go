@@ -3,6 +3,8 @@ package producer
 import (
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kprod/kprod/internal/wire"
 )
 
 // produceResponse is a kmsg.ProduceResponse whose ReadFrom reuses what the
@@ -46,7 +48,7 @@ func (r *produceResponse) ReadFrom(src []byte) error {
 			readProducePartition(&b, &t.Partitions[j], version)
 		}
 		if flexible {
-			skipTags(&b)
+			wire.SkipTags(&b)
 		}
 	}
 	if version >= 1 {
@@ -91,7 +93,7 @@ func readProducePartition(b *kbin.Reader, p *kmsg.ProduceResponseTopicPartition,
 			e.RelativeOffset = b.Int32()
 			e.ErrorMessage = nullableString(b, flexible)
 			if flexible {
-				skipTags(b)
+				wire.SkipTags(b)
 			}
 			if !b.Ok() {
 				return
@@ -114,7 +116,7 @@ func readProducePartition(b *kbin.Reader, p *kmsg.ProduceResponseTopicPartition,
 		}
 		p.CurrentLeader.LeaderID = field.Int32()
 		p.CurrentLeader.LeaderEpoch = field.Int32()
-		skipTags(&field)
+		wire.SkipTags(&field)
 		if field.Complete() != nil {
 			b.Span(-1) // fails b: the tag's body was malformed
 			return
@@ -132,7 +134,7 @@ func readProduceBrokers(b *kbin.Reader, resp *kmsg.ProduceResponse) {
 		br.Host = b.CompactString()
 		br.Port = b.Int32()
 		br.Rack = b.CompactNullableString()
-		skipTags(b)
+		wire.SkipTags(b)
 		if !b.Ok() {
 			return
 		}
@@ -194,12 +196,4 @@ func nullableString(b *kbin.Reader, flexible bool) *string {
 		return b.CompactNullableString()
 	}
 	return b.NullableString()
-}
-
-// skipTags skips a tagged-field section.
-func skipTags(b *kbin.Reader) {
-	for k := b.Uvarint(); k > 0 && b.Ok(); k-- {
-		b.Uvarint()
-		b.Span(int(b.Uvarint()))
-	}
 }

@@ -54,6 +54,7 @@ type sender struct {
 	rotate    int                    // where a request starts among a broker's partitions (fairness)
 	spareReq  []*inflightReq         // free list of produce requests
 	finishers finishers              // helpers compressing closed batches
+	clock     busyClock              // Send's clock while busy; its own atomics
 }
 
 // lifecycle is how the sender ends. Safe from any goroutine.
@@ -71,6 +72,7 @@ func newSender(cfg *config, acc *accumulator, bufs *bufferPool, conns *wire.Pool
 	s := &sender{cfg: cfg, acc: acc, bufs: bufs, conns: conns, md: md, cbs: cbs, m: m, hooks: hooks, log: cfg.logger, mb: mb, txn: t,
 		ids: producerID{id: idempotence.None}, avail: newAvailability(cfg, sticky), byNode: make(map[int32][]*partition)}
 	s.life.stopped = make(chan struct{})
+	s.clock.count, s.clock.rate = m.batchRecords.Load, cfg.busyRate
 	s.life.ctx, s.life.cancel = context.WithCancel(context.Background())
 	if s.avail.adaptive {
 		s.scan.depth = s.avail.noteDepth // bound once: no allocation per scan
@@ -96,6 +98,7 @@ func (s *sender) handlePosted() {
 func (s *sender) run() {
 	defer close(s.life.stopped)
 	defer s.finishers.stop()
+	defer s.clock.stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -108,7 +111,9 @@ func (s *sender) run() {
 			break // in-flight requests are failed below
 		}
 		syncWallClock()
-		wait := s.step(time.Now())
+		now := time.Now()
+		s.clock.observe(int64(now.Sub(clockBase)))
+		wait := s.step(now)
 		if wait <= 0 {
 			continue
 		}

@@ -130,6 +130,15 @@ func parseResponse(req kmsg.Request, into kmsg.Response, frame []byte) (kmsg.Res
 	return resp, nil
 }
 
+// SkipTags reads past a tagged-field section (a count, then key, length
+// and bytes of each field); a truncated one leaves r failed.
+func SkipTags(r *kbin.Reader) {
+	for n := r.Uvarint(); n > 0 && r.Ok(); n-- {
+		r.Uvarint() // tag key
+		r.Span(int(r.Uvarint()))
+	}
+}
+
 // responseBody strips the response header from a frame.
 func responseBody(key int16, flexible bool, frame []byte) ([]byte, error) {
 	if len(frame) < 4 {
@@ -140,10 +149,7 @@ func responseBody(key int16, flexible bool, frame []byte) ([]byte, error) {
 		return body, nil
 	}
 	r := kbin.Reader{Src: body}
-	for n := r.Uvarint(); n > 0 && r.Ok(); n-- {
-		r.Uvarint() // tag key
-		r.Span(int(r.Uvarint()))
-	}
+	SkipTags(&r)
 	if !r.Ok() {
 		return nil, fmt.Errorf("%w: truncated tagged fields in %s response header", ErrMalformedResponse, kmsg.NameForKey(key))
 	}
