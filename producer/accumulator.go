@@ -187,6 +187,23 @@ func (a *accumulator) append(ctx context.Context, p *partition, r *appendArgs) (
 	return res, nil
 }
 
+// queueReplayed queues, at the end of p's queue, a finished batch read from
+// the spool; set fills in its spool fields. Called before the sender starts.
+func (a *accumulator) queueReplayed(p *partition, now time.Time, set func(*recBatch)) *recBatch {
+	rb, res := a.spare.take()
+	res.init(p.topic, p.id)
+	rb.part, rb.res, rb.created, rb.seq = p, res, now, -1
+	rb.gen = a.flushes.join()
+	set(rb)
+	p.mu.Lock()
+	rb.order, rb.span = p.nextOrder*orderSpan, orderSpan
+	p.nextOrder++
+	rb.finished = true
+	p.queue = append(p.queue, rb)
+	p.mu.Unlock()
+	return rb
+}
+
 // tryAppendLocked appends r to rb if it fits, then unlocks p.mu and returns
 // true; a batch that can take no record of the same size again is closed
 // right away so it need not wait for linger. Without room it returns false
@@ -348,7 +365,7 @@ func expireLocked(p *partition, cutoff time.Time, out []*recBatch) []*recBatch {
 	}
 	kept := p.queue[:0]
 	for i, rb := range p.queue {
-		if i < n && rb.finished {
+		if i < n && rb.finished && rb.spoolIDs == nil { // a spooled batch waits as long as it takes
 			out = append(out, rb)
 			continue
 		}

@@ -89,6 +89,7 @@ type config struct {
 	logger       *slog.Logger
 	interceptors []Interceptor
 	hooks        hooks
+	spool        spoolConfig // dir "": no spool
 
 	// deferred holds errors found while applying options (WithProperties),
 	// reported by New, all of them.
@@ -397,7 +398,7 @@ func (c *config) validate() error {
 			c.idempotence = false
 		}
 	}
-	return nil
+	return c.spool.validate(c)
 }
 
 // logIgnored logs one line per Java property given that has no effect here.

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/kprod/kprod/internal/idempotence"
 )
@@ -45,6 +46,11 @@ type partSeq struct {
 
 // acknowledged notes that the broker acknowledged rb. Sender goroutine only.
 func (p *partition) acknowledged(rb *recBatch) {
+	p.lastAck = time.Now()
+	if rb.foreign {
+		p.lastErr = nil
+		return // its stamp is an earlier producer's: p's sequences are not concerned
+	}
 	if !p.seq.confirmed || rb.order > p.seq.ackedOrder {
 		p.seq.ackedOrder = rb.order
 	}
@@ -96,6 +102,7 @@ const (
 	stampNone    stampMode = iota // wait: no producer id yet, or a new one is coming
 	stampAll                      // normal operation
 	stampResolve                  // a new epoch is due: first resolve batches that may have been written
+	stampForeign                  // no producer id yet: only batches replayed under their own stamps
 )
 
 // canStamp says which batches may be sent now, starting an InitProducerId
@@ -146,7 +153,7 @@ func (s *sender) unresolved() bool {
 	found := false
 	for _, p := range s.acc.partitions() {
 		s.acc.eachQueued(p, func(rb *recBatch) bool {
-			found = rb.maybeApplied && rb.seq >= 0
+			found = rb.maybeApplied && rb.seq >= 0 && !rb.foreign
 			return !found
 		})
 		if found {
@@ -208,7 +215,9 @@ func (s *sender) adoptID(id idempotence.ID, txnEnded bool) {
 	for _, p := range s.acc.partitions() {
 		p.seq = partSeq{}
 		s.acc.eachQueued(p, func(rb *recBatch) bool {
-			rb.seq, rb.maybeApplied, rb.sends, rb.doubtfulSeqErrs = -1, false, 0, 0
+			if !rb.foreign { // a replayed batch keeps the stamp it may be in the log under
+				rb.seq, rb.maybeApplied, rb.sends, rb.doubtfulSeqErrs = -1, false, 0, 0
+			}
 			return true
 		})
 	}

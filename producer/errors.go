@@ -47,6 +47,11 @@ var (
 	// ErrFatal: the producer hit an error it cannot recover from (authorization of
 	// the producer id, a fenced epoch); every later Send fails with it.
 	ErrFatal = errors.New("producer: fatal error")
+	// ErrSpooled: the producer closed (or failed) while the record's batch
+	// was in the disk spool (WithSpool); it stays there, and the next
+	// producer opened on the spool's directory sends it. The error also
+	// wraps why this producer stopped.
+	ErrSpooled = errors.New("producer: left in the spool")
 )
 
 // configError names the option that was rejected.

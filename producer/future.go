@@ -30,6 +30,42 @@ type result struct {
 	// given is the answer exactly as passed to the complete function of a
 	// Future made by NewFuture (nil for the producer's own batches).
 	given *RecordMetadata
+
+	durable atomic.Bool   // acknowledged, or spooled and synced
+	durCh   chan struct{} // made only when someone waits; closed by markDurable; guarded by mu
+}
+
+// markDurable records that the batch's records are durable; it reports
+// whether they were not already.
+func (r *result) markDurable() bool {
+	if r.durable.Load() {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.durable.Swap(true) {
+		return false
+	}
+	if r.durCh != nil {
+		close(r.durCh)
+	}
+	return true
+}
+
+// durableCh returns a channel closed once the records are durable.
+func (r *result) durableCh() <-chan struct{} {
+	if r.durable.Load() {
+		return closedCh
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.durable.Load() {
+		return closedCh
+	}
+	if r.durCh == nil {
+		r.durCh = make(chan struct{})
+	}
+	return r.durCh
 }
 
 // outcome is one record's answer after a split.
@@ -149,6 +185,9 @@ func NewFuture() (f Future, complete func(md RecordMetadata, err error) bool) {
 			return false
 		}
 		r.topic, r.partition, r.given, r.err = md.Topic, md.Partition, &md, err
+		if err == nil {
+			r.markDurable()
+		}
 		r.finish()
 		return true
 	}
@@ -164,6 +203,18 @@ func (f Future) result() *result {
 
 // Done is closed once the record is answered.
 func (f Future) Done() <-chan struct{} { return f.result().done() }
+
+// Durable is closed once the record is durable: acknowledged by Kafka, or,
+// with WithSpool, in the spool and synced as its policy says (it then
+// survives a crash of the process, and with SyncAlways of the machine, and a
+// producer restarted on the spool's directory sends it). A record that fails
+// never becomes durable: wait on Done as well.
+func (f Future) Durable() <-chan struct{} {
+	if f.res == nil {
+		return make(chan struct{}) // the zero Future answers no record
+	}
+	return f.res.durableCh()
+}
 
 // Get waits for the record's answer or for ctx to end (then it returns ctx's
 // error; the record is still answered later through its callback).

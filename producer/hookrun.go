@@ -87,6 +87,11 @@ func (h *hookRunner) pidReset(ev ProducerIDReset) {
 	callEach(h, "OnProducerIDReset", h.pid, ev, ProducerIDHook.OnProducerIDReset)
 }
 
+// durableBatch reports a spooled batch's records durable. Sender goroutine.
+func (h *hookRunner) durableBatch(topic string, partition int32, records int) {
+	callEach(h, "OnDurable", h.durable, Durable{Topic: topic, Partition: partition, Records: records}, DurableHook.OnDurable)
+}
+
 // Sent and Answered make the runner the connections' observer (installed
 // only when a RequestHook is).
 func (h *hookRunner) Sent(node int32, addr string, key int16, bytes int) {

@@ -7,7 +7,7 @@ import (
 )
 
 // Hook is a value that implements one or more of SendHook, AckHook,
-// BatchHook, RequestHook, RetryHook and ProducerIDHook. WithHooks installs
+// BatchHook, RequestHook, RetryHook, ProducerIDHook and DurableHook. WithHooks installs
 // hooks; each is called for the interfaces it implements. Tracing and
 // metrics adapters are built on them. With no hook of a kind installed, the
 // producer pays nothing for that kind.
@@ -137,6 +137,22 @@ type ProducerIDReset struct {
 	Epoch, PrevEpoch           int16
 }
 
+// DurableHook is called on the sender goroutine when records of a batch
+// become durable before Kafka acknowledged them: the batch is in the disk
+// spool (WithSpool) and synced as its policy says. Records acknowledged
+// first are not reported here; their Future's Durable channel closes with
+// the acknowledgement. It must be fast.
+type DurableHook interface {
+	OnDurable(Durable)
+}
+
+// Durable describes a spooled batch whose records are now durable.
+type Durable struct {
+	Topic     string
+	Partition int32
+	Records   int
+}
+
 // hooks holds the installed hooks by kind; set once by New.
 type hooks struct {
 	send    []SendHook
@@ -145,6 +161,7 @@ type hooks struct {
 	request []RequestHook
 	retry   []RetryHook
 	pid     []ProducerIDHook
+	durable []DurableHook
 }
 
 // addHook files h under every kind it implements; a value implementing
@@ -169,8 +186,11 @@ func (hs *hooks) add(h Hook) error {
 	if x, ok := h.(ProducerIDHook); ok {
 		hs.pid, n = append(hs.pid, x), n+1
 	}
+	if x, ok := h.(DurableHook); ok {
+		hs.durable, n = append(hs.durable, x), n+1
+	}
 	if n == 0 {
-		return fmt.Errorf("%T implements none of the hook interfaces (SendHook, AckHook, BatchHook, RequestHook, RetryHook, ProducerIDHook)", h)
+		return fmt.Errorf("%T implements none of the hook interfaces (SendHook, AckHook, BatchHook, RequestHook, RetryHook, ProducerIDHook, DurableHook)", h)
 	}
 	return nil
 }

@@ -43,6 +43,21 @@ type Metrics struct {
 	// waiting for a callback that outlived its ctx; those records' Futures
 	// hold their outcome.
 	CallbacksSkipped int64
+
+	// The disk spool (WithSpool); zero without it.
+	SpooledBatches   int64 // batches written to the spool
+	SpooledRecords   int64 // their records
+	SpoolBytes       int64 // bytes of the spool's files now
+	SpoolReads       int64 // spooled batches read back to be sent
+	SpoolRefusals    int64 // appends the spool refused (full, disk full): batches stayed in memory
+	ReplayedBatches  int64 // batches an earlier producer left in the spool, sent by this one
+	ReplayedRecords  int64 // their records
+	ReplayDuplicates int64 // replayed batches the broker already had (dropped as duplicates)
+	ReplayResent     int64 // replayed batches the broker did not have under their old stamp, sent under this producer's id
+	ReplayFallbacks  int64 // replayed batches of a producer the broker had forgotten: sent again, possibly twice (logged)
+	SpoolTornFrames  int64 // torn writes cut from the spool's last segment when it was opened
+	SpoolQuarantined int64 // corrupt spool segments set aside when it was opened (logged with their files)
+	SpoolUnreadable  int64 // spool entries that could not be read or decoded (their records failed or were not replayed)
 }
 
 // metrics holds the live counters; the sender is the main writer.
@@ -57,6 +72,12 @@ type metrics struct {
 	pidResets                                  atomic.Int64
 	callbackPanics, callbacksSkipped           atomic.Int64
 	parallelFinishes                           atomic.Int64 // steps whose batches helpers compressed too (tests look)
+
+	spooledBatches, spooledRecords, spoolReads, spoolRefusals atomic.Int64
+	replayedBatches, replayedRecords, replayDuplicates        atomic.Int64
+	replayResent, replayFallbacks                             atomic.Int64
+	spoolTorn, spoolQuarantined, spoolUnreadable              atomic.Int64
+	spoolBytes                                                func() int64 // nil without a spool
 
 	latency histogram.H // send→ack of every record
 }
@@ -89,6 +110,22 @@ func (m *metrics) snapshot(pool *bufferPool) Metrics {
 		CallbackPanics:   m.callbackPanics.Load(),
 		CallbacksSkipped: m.callbacksSkipped.Load(),
 		CompressionRatio: 1,
+
+		SpooledBatches:   m.spooledBatches.Load(),
+		SpooledRecords:   m.spooledRecords.Load(),
+		SpoolReads:       m.spoolReads.Load(),
+		SpoolRefusals:    m.spoolRefusals.Load(),
+		ReplayedBatches:  m.replayedBatches.Load(),
+		ReplayedRecords:  m.replayedRecords.Load(),
+		ReplayDuplicates: m.replayDuplicates.Load(),
+		ReplayResent:     m.replayResent.Load(),
+		ReplayFallbacks:  m.replayFallbacks.Load(),
+		SpoolTornFrames:  m.spoolTorn.Load(),
+		SpoolQuarantined: m.spoolQuarantined.Load(),
+		SpoolUnreadable:  m.spoolUnreadable.Load(),
+	}
+	if m.spoolBytes != nil {
+		s.SpoolBytes = m.spoolBytes()
 	}
 	if s.BatchesSent > 0 {
 		s.AvgBatchBytes = float64(m.bytesWritten.Load()) / float64(s.BatchesSent)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kprod/kprod/internal/metadata"
 	"github.com/kprod/kprod/partitioner"
@@ -39,6 +40,9 @@ type partition struct {
 	// lastErr is why p's last attempt failed, until a batch is acknowledged:
 	// the cause a batch that expires without an attempt of its own reports.
 	lastErr error
+	// lastAck is when a batch of p was last acknowledged (the spool's
+	// outage clock).
+	lastAck time.Time
 }
 
 // inflight is how many batches of p are in flight. Sender goroutine only.

@@ -106,6 +106,16 @@ func New(opts ...Opt) (*Producer, error) {
 	p.cbs = newCompleter(p.acc, cfg.interceptors, p.hooks, cfg.logger, &p.m)
 	p.txn = newTransaction(cfg, conns)
 	p.s = newSender(cfg, p.acc, p.bufs, conns, p.md, p.cbs, &p.m, mb, p.txn, p.sticky, p.hooks)
+	if cfg.spool.dir != "" {
+		sp, err := openSpool(cfg, p.acc, &p.m)
+		if err != nil {
+			conns.Close()
+			p.md.Close()
+			return nil, err
+		}
+		p.s.spool = sp
+		p.m.spoolBytes = func() int64 { return sp.sp.Stats().PendingBytes }
+	}
 	go p.s.run()
 	return p, nil
 }
@@ -456,6 +466,11 @@ func (p *Producer) Close(ctx context.Context) error {
 		err = cerr
 	}
 	p.md.Close()
+	if p.s.spool != nil {
+		if serr := p.s.spool.close(); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	p.closeErr = err
 	close(p.closeDone)
 	return err

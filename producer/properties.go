@@ -74,11 +74,22 @@ var properties = map[string]property{
 		}
 		return nil
 	},
-	"batch.size":       intProp(func(c *config, n int) { c.batchSize = n }),
-	"linger.ms":        msProp(func(c *config, d time.Duration) { c.linger = d }),
-	"buffer.memory":    int64Prop(func(c *config, n int64) { c.bufferMemory = n }),
-	"max.block.ms":     msProp(func(c *config, d time.Duration) { c.maxBlock = d }),
-	"max.request.size": intProp(func(c *config, n int) { c.maxRequestSize = n }),
+	// Keys apply in sorted order: kprod.spool.dir (which sets the spool's
+	// defaults) comes before the other kprod.spool keys.
+	"kprod.spool.dir":       func(c *config, _ *securitySettings, v string) error { WithSpool(v)(c); return nil },
+	"kprod.spool.max.bytes": int64Prop(func(c *config, n int64) { c.spool.maxBytes = n }),
+	"kprod.spool.sync": func(c *config, _ *securitySettings, v string) error {
+		p, err := parseSyncPolicy(v)
+		c.spool.sync = p
+		return err
+	},
+	"kprod.spool.sync.interval.ms": msProp(func(c *config, d time.Duration) { c.spool.syncEvery = d }),
+	"kprod.spool.outage.ms":        msProp(func(c *config, d time.Duration) { c.spool.outage = d }),
+	"batch.size":                   intProp(func(c *config, n int) { c.batchSize = n }),
+	"linger.ms":                    msProp(func(c *config, d time.Duration) { c.linger = d }),
+	"buffer.memory":                int64Prop(func(c *config, n int64) { c.bufferMemory = n }),
+	"max.block.ms":                 msProp(func(c *config, d time.Duration) { c.maxBlock = d }),
+	"max.request.size":             intProp(func(c *config, n int) { c.maxRequestSize = n }),
 	"compression.type": func(c *config, _ *securitySettings, v string) error {
 		codec, err := batch.ParseCodec(v)
 		c.codec = codec

@@ -58,6 +58,25 @@ type recBatch struct {
 	// answeredAt is when the batch was answered (nanotime), for the ack
 	// hooks' latency.
 	answeredAt int64
+
+	// The disk spool (spooler.go); sender goroutine only.
+	spoolIDs []uint64 // its spool entries: the batch, then its stamp entries; nil when not spooled
+	onDisk   bool     // its bytes are in the spool only (its memory went back)
+	diskLen  int      // its size as spooled
+	rawLen   int      // its size before compression, as spooled
+	foreign  bool     // replayed under the stamp an earlier producer gave it: fpid, fepoch, seq
+	fpid     int64
+	fepoch   int16
+	spilled  int // records counted here since recs was dropped (none has a callback or hook)
+	reloaded int // bytes of the spooler's read-back allowance its buffer holds
+}
+
+// wireLen is the batch's size as sent, in memory or on disk.
+func (rb *recBatch) wireLen() int {
+	if rb.onDisk {
+		return rb.diskLen
+	}
+	return len(rb.b.Bytes())
 }
 
 // hookedRec is what the ack hooks receive of a record besides its outcome.
@@ -179,4 +198,4 @@ func (a *accumulator) recycle(rb *recBatch) {
 }
 
 // numRecords is how many records the batch holds.
-func (rb *recBatch) numRecords() int { return len(rb.recs) }
+func (rb *recBatch) numRecords() int { return len(rb.recs) + rb.spilled }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -89,8 +90,12 @@ func findPartition(pr *kmsg.ProduceResponse, req *kmsg.ProduceRequest, rb *recBa
 }
 
 func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
+	if rb.foreign {
+		s.replayError(rb, err, now)
+		return
+	}
 	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-		if rb.numRecords() > 1 {
+		if rb.numRecords() > 1 && rb.spilled == 0 {
 			s.split(rb)
 			return
 		}
@@ -213,6 +218,9 @@ func (s *sender) retryLater(rb *recBatch, err error, now time.Time) {
 	}
 	wait := backoff.Exp(s.cfg.retryBackoff, s.cfg.retryBackoffMax, rb.attempts) // doubling from retry.backoff.ms, ±20%
 	switch {
+	case rb.spoolIDs != nil:
+		// Spooled: it waits for the brokers as long as it takes.
+		s.requeue(rb, now.Add(wait), true, err)
 	case rb.attempts >= s.cfg.retries:
 		s.fail(rb, fmt.Errorf("%w after %d retries: %w", ErrRetriesExhausted, rb.attempts, err))
 	case !now.Add(wait).Before(rb.created.Add(s.cfg.deliveryTimeout)):
@@ -278,6 +286,8 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 	res.baseOffset, res.logAppendTime, res.err = baseOffset, logAppendTime, err
 	if err != nil {
 		res.baseOffset = -1
+	} else {
+		res.markDurable()
 	}
 	res.finish()
 	if link := rb.split; link != nil {
@@ -289,10 +299,17 @@ func (s *sender) complete(rb *recBatch, baseOffset, logAppendTime int64, err err
 			link.parent.perRecord[idx] = o
 		}
 		if *link.pending--; *link.pending == 0 {
+			if !slices.ContainsFunc(link.parent.perRecord, func(o outcome) bool { return o.err != nil }) {
+				link.parent.markDurable()
+			}
 			link.parent.finish()
 		}
 	}
-	s.bufs.release(rb.b.Buffer(), rb.reserved)
+	if s.spool != nil {
+		s.spool.answered(s, rb, err)
+	} else {
+		s.bufs.release(rb.b.Buffer(), rb.reserved)
+	}
 	if s.cbs.needed(rb) {
 		s.cbs.push(rb)
 		return
@@ -310,7 +327,12 @@ func (s *sender) fail(rb *recBatch, err error) {
 			s.txn.machine.Fail(fmt.Errorf("%w: a record failed: %w", ErrAbortable, err), false)
 		}
 	}
-	if s.cfg.idempotence && rb.seq >= 0 && s.life.abortErr.Load() == nil {
+	if rb.spoolIDs != nil && s.life.abortErr.Load() != nil {
+		// Closing or failed: the batch stays in the spool for the next
+		// producer on its directory (spooler.answered keeps it).
+		err = fmt.Errorf("%w: %w", ErrSpooled, err)
+	}
+	if s.cfg.idempotence && rb.seq >= 0 && !rb.foreign && s.life.abortErr.Load() == nil {
 		s.requestEpoch(rb, fmt.Sprintf("a batch with sequence numbers failed: %v", err))
 		if !rb.maybeApplied {
 			s.clearDoubtAfter(rb.part, rb.order)

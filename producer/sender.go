@@ -55,6 +55,7 @@ type sender struct {
 	spareReq  []*inflightReq         // free list of produce requests
 	finishers finishers              // helpers compressing closed batches
 	clock     busyClock              // Send's clock while busy; its own atomics
+	spool     *spooler               // the disk spool; nil without WithSpool
 }
 
 // lifecycle is how the sender ends. Safe from any goroutine.
@@ -172,16 +173,23 @@ func (s *sender) step(now time.Time) time.Duration {
 	if len(s.scan.toFinish) > 0 {
 		return 0 // look again: they are ready now
 	}
-	if len(s.scan.ready) == 0 {
-		return next.Sub(now)
-	}
-	mode := stampAll
-	if s.cfg.idempotence {
-		if mode = s.canStamp(); mode == stampNone {
-			return next.Sub(now) // a posted InitProducerId answer wakes us
+	sent := false
+	if len(s.scan.ready) > 0 {
+		mode := stampAll
+		if s.cfg.idempotence {
+			mode = s.canStamp() // stampNone: a posted InitProducerId answer wakes us
+			if mode == stampNone && s.spool != nil && s.spool.foreign > 0 {
+				mode = stampForeign // replayed batches carry their stamps
+			}
+		}
+		if mode != stampNone {
+			sent = s.drain(now, mode)
 		}
 	}
-	if s.drain(now, mode) {
+	if s.spool != nil {
+		next = minTime(next, s.spool.step(s, now))
+	}
+	if sent {
 		return 0
 	}
 	return next.Sub(now)
@@ -270,6 +278,9 @@ func (s *sender) drain(now time.Time, mode stampMode) bool {
 		}
 		implicit := s.txn.implicit(conn)
 		if req := s.buildRequest(node, conn, parts, now, mode, implicit); req != nil {
+			if s.spool != nil {
+				s.spool.sync() // stamp entries reach the disk before their batches reach the broker
+			}
 			if implicit {
 				s.txn.touched.Store(true) // the broker adds the partitions as it takes the batches
 			}
@@ -328,8 +339,10 @@ func (s *sender) buildRequest(node int32, conn *wire.Conn, parts []*partition, n
 			continue
 		case !s.mayGo(p, rb, conn):
 			continue
-		case mode == stampResolve && !rb.maybeApplied:
+		case mode == stampResolve && !rb.maybeApplied && !rb.foreign:
 			continue // only batches that may be in the log go before the new epoch
+		case mode == stampForeign && !rb.foreign:
+			continue // no producer id yet: only replayed batches, which carry their stamps
 		case aborting && rb.seq < 0:
 			// Not sent yet, and its transaction is being aborted: it fails.
 			s.acc.pop(p, rb)
@@ -337,16 +350,17 @@ func (s *sender) buildRequest(node int32, conn *wire.Conn, parts []*partition, n
 			continue
 		case !s.txn.joined(p, implicit):
 			continue
-		case req != nil && size+len(rb.b.Bytes()) > s.cfg.maxRequestSize:
+		case req != nil && size+rb.wireLen() > s.cfg.maxRequestSize:
 			continue
+		case rb.onDisk && !s.spool.reload(s, rb):
+			continue // no read-back memory now, or it failed
+		case s.cfg.idempotence && rb.seq < 0 && rb.finishErr == nil && !s.stampSpooled(p, rb):
+			continue // its stamp entry could not be written: it waits
 		}
 		s.acc.pop(p, rb)
 		if rb.finishErr != nil {
 			s.fail(rb, rb.finishErr)
 			continue
-		}
-		if s.cfg.idempotence && rb.seq < 0 {
-			s.stamp(p, rb)
 		}
 		if req == nil {
 			req = s.newInflight(node)
@@ -373,6 +387,8 @@ func (s *sender) buildRequest(node int32, conn *wire.Conn, parts []*partition, n
 //   - never more than max.in.flight batches of p unanswered, counted by the
 //     sender (a connection frees its slot before the sender has handled the
 //     answer, so its count alone would let a sixth batch out);
+//   - a batch replayed from the spool under an earlier producer's stamp
+//     goes alone (replay.go);
 //   - all of p's batches in flight on one connection (after a leader move,
 //     or beside a connection being retired), whose answers come back in the
 //     order the batches went: an earlier batch's answer cannot trail behind
@@ -382,6 +398,8 @@ func (s *sender) mayGo(p *partition, rb *recBatch, conn *wire.Conn) bool {
 	switch {
 	case n == 0:
 		return true
+	case rb.foreign, p.sent[n-1].foreign:
+		return false // replayed batches go one at a time, and alone
 	case rb.sends > 0, n >= s.cfg.maxInFlight, s.cfg.maxInFlight == 1, p.sent[0].conn != conn:
 		return false
 	case s.cfg.idempotence && !p.seq.confirmed:

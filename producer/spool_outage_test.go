@@ -1,0 +1,192 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kprod/kprod/internal/brokerproc"
+)
+
+// rssBytes is this process's resident set size now.
+func rssBytes(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// rssSampler samples the process's RSS every 20 ms until stopped and keeps
+// the highest.
+type rssSampler struct {
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	peak int64
+}
+
+func sampleRSS(t testing.TB) *rssSampler {
+	s := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			r := rssBytes(t)
+			s.mu.Lock()
+			s.peak = max(s.peak, r)
+			s.mu.Unlock()
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) end() int64 {
+	close(s.stop)
+	<-s.done
+	return s.peak
+}
+
+// paddedValue is record id's value, padded to size bytes.
+func paddedValue(id, size int) []byte {
+	v := []byte("v-" + strconv.Itoa(id) + "|")
+	return append(v, bytes.Repeat([]byte{'x'}, max(size-len(v), 0))...)
+}
+
+// TestSpoolOutage stops the cluster (a child process, so its memory is not
+// this process's) and sends ten times buffer.memory of fire-and-forget
+// records meanwhile. With the spool, no Send fails or waits out max.block,
+// the process's RSS stays within buffer.memory plus a constant, and once
+// the cluster is back every record is in the log exactly once, in order per
+// partition.
+func TestSpoolOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts broker processes: skipped with -short")
+	}
+	const (
+		topic      = "spooled"
+		partitions = 3
+		bufMem     = 4 << 20
+		valueSize  = 100
+		warm       = 2_000
+	)
+	outage := 12 * bufMem / (valueSize + 10) // records sent while the brokers are down: ten buffers and more
+	spec := brokerproc.Spec{Brokers: 3, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: partitions}
+	bp := startBrokers(t, spec)
+	spec.Ports = bp.Ports()
+	dir := t.TempDir()
+	p, err := New(WithBrokers(bp.Addrs()...), WithBufferMemory(bufMem), WithLinger(5*time.Millisecond),
+		WithMaxBlock(10*time.Second), WithRequestTimeout(2*time.Second), WithDeliveryTimeout(30*time.Second),
+		WithRetryBackoff(20*time.Millisecond, 300*time.Millisecond), WithReconnectBackoff(20*time.Millisecond, 300*time.Millisecond),
+		WithLogger(testLogger(t)),
+		WithSpool(dir, SpoolSync(SyncNever), SpoolOutageAfter(300*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := ctxTimeout(t, 3*time.Minute)
+
+	send := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			f := p.Send(ctx, &Record{Topic: topic, Value: paddedValue(i, valueSize)}, nil)
+			select {
+			case <-f.Done():
+				if _, err := f.Get(ctx); err != nil {
+					t.Fatalf("Send of record %d failed at once: %v", i, err)
+				}
+			default:
+			}
+		}
+	}
+	send(0, warm)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	base := rssBytes(t)
+
+	if err := bp.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rss := sampleRSS(t)
+	start := time.Now()
+	send(warm, warm+outage)
+	took := time.Since(start)
+	peak := rss.end()
+	m := p.Metrics()
+	t.Logf("outage: %d records (%d MiB, %.1fx buffer.memory) sent in %v; spooled %d batches, %d records, spool %d MiB; RSS %d MiB before, peak %d MiB",
+		outage, outage*valueSize>>20, float64(outage*valueSize)/bufMem, took.Round(time.Millisecond),
+		m.SpooledBatches, m.SpooledRecords, m.SpoolBytes>>20, base>>20, peak>>20)
+	if m.SpooledRecords < int64(outage)/2 {
+		t.Fatalf("only %d records spooled of %d sent during the outage", m.SpooledRecords, outage)
+	}
+	const slack = 24 << 20 // the runtime's own growth, GC headroom, spool bookkeeping per batch
+	if grew := peak - base; grew > bufMem+slack {
+		t.Fatalf("RSS grew by %d MiB during the outage, more than buffer.memory (%d MiB) + %d MiB", grew>>20, bufMem>>20, slack>>20)
+	}
+
+	bp = startBrokers(t, spec)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = p.Metrics()
+	total := warm + outage
+	if m.RecordsSent != int64(total) || m.RecordsFailed != 0 {
+		t.Fatalf("%d records acknowledged and %d failed of %d", m.RecordsSent, m.RecordsFailed, total)
+	}
+	read := consumeFrom(t, bp.Addrs(), topic, total)
+	checkOncePerPartitionOrder(t, read, total)
+	t.Logf("after the outage: %d spooled batches read back, %d records acknowledged, every one once in the log in order", m.SpoolReads, m.RecordsSent)
+}
+
+// checkOncePerPartitionOrder checks that the records read hold ids 0..n-1
+// once each, increasing within each partition.
+func checkOncePerPartitionOrder(t *testing.T, read []*kgo.Record, n int) {
+	t.Helper()
+	seen := make([]int, n)
+	last := map[int32]int{}
+	for _, r := range read {
+		id := valueID(t, r.Value)
+		if id < 0 || id >= n {
+			t.Fatalf("unexpected record id %d", id)
+		}
+		if seen[id]++; seen[id] > 1 {
+			t.Fatalf("record %d is in the log twice (partition %d offset %d)", id, r.Partition, r.Offset)
+		}
+		if prev, ok := last[r.Partition]; ok && id < prev {
+			t.Fatalf("partition %d: record %d after %d", r.Partition, id, prev)
+		}
+		last[r.Partition] = id
+	}
+	for id, c := range seen {
+		if c == 0 {
+			t.Fatalf("record %d is not in the log (%d records read)", id, len(read))
+		}
+	}
+}
