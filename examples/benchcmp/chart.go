@@ -25,7 +25,10 @@ var chartColors = map[string]string{
 	libJava:      "#7f6a00",
 	libCeiling:   "#7a7a7a",
 
-	libKprodNewRecord: "#7fb2ee",
+	libKprodNewRecord:     "#7fb2ee",
+	libKprodSpoolAlways:   "#1f4e8c",
+	libKprodSpoolInterval: "#3a6fb0",
+	libKprodSpoolNever:    "#5b8fd1",
 }
 
 // Chart geometry, in SVG user units.

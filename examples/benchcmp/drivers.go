@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,12 @@ const (
 	// p.Send(ctx, &producer.Record{...}, cb), a new record each time: what
 	// that costs in allocations (the kprod driver reuses one record).
 	libKprodNewRecord = "kprod-newrecord"
+	// kprod with the disk spool on (WithSpool, in a fresh temporary
+	// directory per run) under each sync policy: what the spool costs when
+	// no broker is down (batches go to disk whenever buffer.memory is full).
+	libKprodSpoolAlways   = "kprod-spool-always"
+	libKprodSpoolInterval = "kprod-spool-interval"
+	libKprodSpoolNever    = "kprod-spool-never"
 )
 
 // libraries are the clients compared, in run and report order. kprod comes
@@ -41,7 +48,12 @@ var libraries = []string{libKprod, libKgo, libSarama, libSegmentio, libRdkafka, 
 
 // extraLibraries may be chosen with -libs but are not run by default; the
 // report lists them after the others.
-var extraLibraries = []string{libKprodNewRecord}
+var extraLibraries = []string{libKprodNewRecord, libKprodSpoolAlways, libKprodSpoolInterval, libKprodSpoolNever}
+
+// spoolPolicies are the spool's sync policies by their client names.
+var spoolPolicies = map[string]producer.SyncPolicy{
+	libKprodSpoolAlways: producer.SyncAlways, libKprodSpoolInterval: producer.SyncInterval, libKprodSpoolNever: producer.SyncNever,
+}
 
 // reportOrder is every client in the order tables list them.
 var reportOrder = append(append([]string(nil), libraries...), extraLibraries...)
@@ -86,8 +98,9 @@ func (c *driverConfig) record(i int64) (key, value []byte) {
 // tally.
 func newDriver(lib string, cfg driverConfig) (driver, error) {
 	switch lib {
-	case libKprod, libKprodNewRecord:
-		d, err := newKprod(cfg)
+	case libKprod, libKprodNewRecord, libKprodSpoolAlways, libKprodSpoolInterval, libKprodSpoolNever:
+		policy, spooled := spoolPolicies[lib]
+		d, err := newKprod(cfg, spooled, policy)
 		if err == nil {
 			d.newRecord = lib == libKprodNewRecord
 		}
@@ -113,15 +126,25 @@ type kprodDriver struct {
 	rec producer.Record // reused: Send copies what it keeps
 	// newRecord sends a new Record each time instead (kprod-newrecord).
 	newRecord bool
+	spoolDir  string // the spool's temporary directory, removed at close; "" without
 }
 
-func newKprod(cfg driverConfig) (*kprodDriver, error) {
+func newKprod(cfg driverConfig, spooled bool, policy producer.SyncPolicy) (*kprodDriver, error) {
 	w := cfg.w
 	codec, err := producer.ParseCompression(w.codec)
 	if err != nil {
 		return nil, err
 	}
+	var spool producer.Opt
+	dir := ""
+	if spooled {
+		if dir, err = os.MkdirTemp("", "benchcmp-spool-"); err != nil {
+			return nil, err
+		}
+		spool = producer.WithSpool(dir, producer.SpoolSync(policy))
+	}
 	p, err := producer.New(
+		spool, // nil options are skipped
 		producer.WithBrokers(cfg.brokers...),
 		producer.WithClientID("benchcmp"),
 		producer.WithAcks(producer.AcksAll),
@@ -132,9 +155,12 @@ func newKprod(cfg driverConfig) (*kprodDriver, error) {
 		producer.WithProperties(cfg.kprodProps), // -kprod-props, for experiments
 	)
 	if err != nil {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 		return nil, err
 	}
-	return &kprodDriver{cfg: cfg, p: p, gen: cfg.gen, rec: producer.Record{Topic: cfg.topic}}, nil
+	return &kprodDriver{cfg: cfg, p: p, gen: cfg.gen, rec: producer.Record{Topic: cfg.topic}, spoolDir: dir}, nil
 }
 
 func (d *kprodDriver) send(ctx context.Context, i int64, s *loadgen.Slot) {
@@ -156,7 +182,15 @@ func (d *kprodDriver) counts() (records, batches, requests int64) {
 	return m.RecordsSent, m.BatchesSent, m.RequestsSent
 }
 
-func (d *kprodDriver) close(ctx context.Context) error { return d.p.Close(ctx) }
+func (d *kprodDriver) close(ctx context.Context) error {
+	err := d.p.Close(ctx)
+	if d.spoolDir != "" {
+		if rerr := os.RemoveAll(d.spoolDir); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
 
 // kgoDriver sends through franz-go's kgo: acks=all (AllISRAcks),
 // idempotent (kgo's default), the workload's linger, codec and batch.size

@@ -17,7 +17,7 @@ import (
 // record is answered without error and the timed ones have latencies.
 func TestDriversInProcess(t *testing.T) {
 	c := kafkatest.NewFake(t, 1, kfake.BlackholeProduce())
-	libs := []string{libKprod, libKprodNewRecord, libKgo, libSarama, libSegmentio}
+	libs := []string{libKprod, libKprodNewRecord, libKprodSpoolAlways, libKprodSpoolNever, libKgo, libSarama, libSegmentio}
 	if rdkafkaBuilt {
 		libs = append(libs, libRdkafka)
 	}

@@ -92,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.rate, "rate", 10_000, "records/s of the latency workload (d)")
 	fs.StringVar(&o.workloads, "workloads", "a,b,c,d,e,f", "workloads to run, from a to f")
 	fs.StringVar(&o.libs, "libs", strings.Join(libraries, ","), "clients to run: "+strings.Join(libraries, ", ")+
-		"; also "+strings.Join(extraLibraries, ", ")+" (kprod with a new Record per Send, as a natural loop writes it)")
+		"; also "+strings.Join(extraLibraries, ", ")+" (kprod with a new Record per Send, as a natural loop writes it; kprod with the disk spool under each sync policy)")
 	fs.IntVar(&o.partitions, "partitions", 3, "partitions of the benchmark topic (workload f has its own 12)")
 	fs.StringVar(&o.topic, "topic", "bench", "benchmark topic")
 	fs.DurationVar(&o.runTimeout, "run-timeout", 2*time.Minute, "bound on one child run")
