@@ -31,15 +31,13 @@ func Example() {
 		panic(err)
 	}
 	defer s.Close()
-	// Done is kept in memory only, and both batches share a segment that
-	// was not deleted: both come back, and the broker drops the duplicate.
+	// Done wrote a done frame: only the batch not acknowledged comes back.
 	for _, e := range pending {
 		fmt.Printf("%d %s: %s\n", e.ID, e.Meta, e.Data)
 	}
 	fmt.Println("cut:", rep.TornBytes, "quarantined:", len(rep.Quarantined))
 	// Output:
 	// pending at first: 0
-	// 1 orders/0 pid=7 epoch=0 seq=0: batch one
 	// 2 orders/0 pid=7 epoch=0 seq=10: batch two
 	// cut: 0 quarantined: 0
 }
