@@ -8,7 +8,8 @@ import (
 )
 
 // A producer spools two batches, acknowledges the first and stops; the next
-// producer on the directory gets the second back to send before anything new.
+// producer on the directory gets the second back to send before anything
+// new, and reads it again by id when it is time to send it.
 func Example() {
 	dir, err := os.MkdirTemp("", "spool-example")
 	if err != nil {
@@ -36,8 +37,14 @@ func Example() {
 		fmt.Printf("%d %s: %s\n", e.ID, e.Meta, e.Data)
 	}
 	fmt.Println("cut:", rep.TornBytes, "quarantined:", len(rep.Quarantined))
+	e, err := s.Read(pending[0].ID)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("read %d: %s\n", e.ID, e.Data)
 	// Output:
 	// pending at first: 0
 	// 2 orders/0 pid=7 epoch=0 seq=10: batch two
 	// cut: 0 quarantined: 0
+	// read 2: batch two
 }
