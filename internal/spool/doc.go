@@ -9,8 +9,9 @@
 // an id the spool assigns, increasing in append order. Batches are stamped
 // with their producer id, epoch and base sequence before they are spooled, so
 // a batch sent twice (once before a crash, once on replay) is de-duplicated by
-// the broker; this is what lets the spool keep its acknowledgements in memory
-// only.
+// the broker, as long as the broker still knows the producer id; the spool
+// persists acknowledgements too, so a batch acknowledged long ago is not
+// sent again after the broker may have forgotten it.
 //
 // The files of a spool directory:
 //
@@ -20,11 +21,16 @@
 //	<first id, 20 digits>.seg.quarantined  a segment with corruption, never read again
 //
 // The life of an entry: appended (Append: framed and written to the current
-// segment; durable once synced, see SyncPolicy) → pending (returned by Open
-// after a restart, in append order) → done (Done: the broker acknowledged it)
-// → deleted (its segment's file removed once every entry in it is done and
-// it is not the current segment). Done is remembered in memory only: after a
-// restart every entry of a segment not yet deleted is replayed, done or not.
+// segment; durable once synced, see SyncPolicy) → pending (readable by id
+// with Read; returned by Open after a restart, in append order) → done
+// (Done: the broker acknowledged it; a done frame naming it is written to
+// the current segment before Done returns, and synced with the next fsync
+// of the policy, so Open no longer returns it, even after a kill -9) →
+// deleted (its segment's file removed once every entry in it and in every
+// older segment is done, and it is not the current segment). Segments go
+// only as a prefix of the list because a done frame lives in a segment
+// newer than its entry: deleting it while the entry's segment stayed would
+// bring the entry back.
 //
 // Open recovers what a crash may leave: a torn frame at the end of the last
 // segment is cut off; a corrupt frame anywhere else sends the rest of its

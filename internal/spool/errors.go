@@ -23,9 +23,19 @@ var (
 	// MaxFrameBytes.
 	ErrTooLarge = errors.New("spool: entry too large")
 
-	// ErrNotPending reports a Done for an id that is not pending: never
-	// appended, already done, or in a segment already deleted.
+	// ErrNotPending reports a Done, DoneMany or Read of an id that is not
+	// pending: never appended, already done, or in a segment already
+	// deleted.
 	ErrNotPending = errors.New("spool: id not pending")
+
+	// ErrDoneUnwritten reports a Done or DoneMany whose done frame could
+	// not be written (the cause is wrapped: ErrDiskFull when the disk is
+	// full). The ids are done all the same: segments they complete are
+	// deleted, which is how a full disk gets room back. Their frame is
+	// written with the next Done, Sync or Close that can; a crash before
+	// that returns the entries again from Open (Stats.DoneUnwritten counts
+	// them meanwhile).
+	ErrDoneUnwritten = errors.New("spool: done frame not written")
 
 	// ErrBroken reports a call on a Spool whose files are in an unknown
 	// state after a failed fsync or a failed cut of a partial frame; the
@@ -35,6 +45,8 @@ var (
 
 	// ErrCorrupt is matched by the reasons in Report.Quarantined: a frame
 	// with a bad CRC, an impossible header, an id not above the one before
-	// it, or a truncated frame in a segment that is not the last.
+	// it, or a truncated frame in a segment that is not the last; and by
+	// Read's error for a frame that fails its CRC or is not where and what
+	// it was when written.
 	ErrCorrupt = errors.New("spool: corrupt segment")
 )

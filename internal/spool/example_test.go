@@ -8,7 +8,8 @@ import (
 )
 
 // A producer spools two batches, acknowledges the first and stops; the next
-// producer on the directory gets the second back to send before anything new.
+// producer on the directory gets the second back to send before anything
+// new, and reads it again by id when it is time to send it.
 func Example() {
 	dir, err := os.MkdirTemp("", "spool-example")
 	if err != nil {
@@ -31,15 +32,19 @@ func Example() {
 		panic(err)
 	}
 	defer s.Close()
-	// Done is kept in memory only, and both batches share a segment that
-	// was not deleted: both come back, and the broker drops the duplicate.
+	// Done wrote a done frame: only the batch not acknowledged comes back.
 	for _, e := range pending {
 		fmt.Printf("%d %s: %s\n", e.ID, e.Meta, e.Data)
 	}
 	fmt.Println("cut:", rep.TornBytes, "quarantined:", len(rep.Quarantined))
+	e, err := s.Read(pending[0].ID)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("read %d: %s\n", e.ID, e.Data)
 	// Output:
 	// pending at first: 0
-	// 1 orders/0 pid=7 epoch=0 seq=0: batch one
 	// 2 orders/0 pid=7 epoch=0 seq=10: batch two
 	// cut: 0 quarantined: 0
+	// read 2: batch two
 }

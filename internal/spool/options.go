@@ -38,10 +38,13 @@ const (
 type Options struct {
 	// SegmentBytes bounds a segment file (default 64 MiB): an Append that
 	// would take the current segment past it starts a new one first. An
-	// entry larger than this gets a segment alone.
+	// entry larger than this gets a segment alone. Done frames never start
+	// a segment (that would fsync), so they may take one past the bound.
 	SegmentBytes int64
 	// MaxBytes bounds the bytes of all segments not yet deleted, counting
-	// the frames of done entries until their segment goes (default 1 GiB).
+	// the frames of done entries and the done frames until their segment
+	// goes (default 1 GiB). Only Append is refused for it: done frames,
+	// which lead to room being freed, may take the bytes a little past.
 	MaxBytes int64
 	// Sync is the fsync policy (default SyncAlways).
 	Sync SyncPolicy

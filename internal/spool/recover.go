@@ -17,6 +17,11 @@ type Report struct {
 	Segments int // segment files read
 	Entries  int // entries returned for replay
 
+	// DoneFrames is the done frames read; Done is the entries they named
+	// that were found, and so not returned.
+	DoneFrames int
+	Done       int
+
 	// TornFrames and TornBytes are what was cut off the end of the last
 	// segment: a frame cut short or failing its CRC (as a crash in the
 	// middle of a write leaves it) with nothing valid after it. Frames are
@@ -38,11 +43,14 @@ type Quarantine struct {
 
 // scan is what reading one segment found.
 type scan struct {
-	entries []Entry
-	good    int64 // end of the last good frame
-	size    int64 // the file's size
-	lastID  uint64
-	problem error // why reading stopped before size; nil if it did not
+	entries    []Entry
+	offs       []int64  // offs[i]: where entries[i]'s frame starts
+	done       []uint64 // the ids its done frames name, in file order
+	doneFrames int
+	good       int64 // end of the last good frame
+	size       int64 // the file's size
+	lastID     uint64
+	problem    error // why reading stopped before size; nil if it did not
 	// validAfter: a frame that passes its CRC starts somewhere after good
 	// (looked for only in the last segment, where it decides torn or not).
 	validAfter bool
@@ -55,8 +63,8 @@ func (s *scan) torn() bool {
 	return s.problem != nil && !errors.Is(s.problem, errIDOrder) && !s.validAfter
 }
 
-// scanSegment reads the frames of the segment at path whose ids must be
-// above prevID. Allocation is bounded by the file's size: a frame's payload
+// scanSegment reads the frames of the segment at path whose entries' ids
+// must be above prevID. Allocation is bounded by the file's size: a frame's payload
 // is read only once the header and the file's size allow it.
 func scanSegment(path string, last bool, prevID uint64) (*scan, error) {
 	f, err := os.Open(path)
@@ -96,10 +104,17 @@ func scanSegment(path string, last bool, prevID uint64) (*scan, error) {
 			s.problem = errBadCRC
 			break
 		}
+		if h.kind == kindDone {
+			s.done = doneIDs(s.done, payload)
+			s.doneFrames++
+			s.good += headerLen + h.payloadLen()
+			continue
+		}
 		if h.id <= s.lastID {
 			s.problem = fmt.Errorf("%w: %d after %d", errIDOrder, h.id, s.lastID)
 			break
 		}
+		s.offs = append(s.offs, s.good)
 		s.entries = append(s.entries, Entry{
 			ID:   h.id,
 			Meta: payload[:h.metaLen:h.metaLen],

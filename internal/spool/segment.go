@@ -24,11 +24,31 @@ const (
 type segment struct {
 	num  uint64 // the number in its name: the first id it was made for
 	path string
-	size int64    // bytes of whole frames in it
+	size int64    // bytes of whole frames in it, done frames included
 	ids  []uint64 // its entries' ids, increasing
-	done []bool   // done[i]: ids[i] was acknowledged (memory only)
+	offs []int64  // offs[i]: where the frame of ids[i] starts in the file
+	done []bool   // done[i]: ids[i] was acknowledged
 	left int      // entries not done
+	// upTo is the highest id in this segment or any before it, so that a
+	// binary search over segments works past segments without entries.
+	upTo uint64
 	f    *os.File // open for writing; the current segment only
+
+	// rf is open for reading, from the first Read of one of its entries
+	// until the segment is deleted or the spool closed. readers counts
+	// the Reads using rf outside Spool.mu; once gone is set, the last of
+	// them closes it.
+	rf      *os.File
+	readers int
+	gone    bool
+}
+
+// release closes rf if the segment is gone and no Read uses it.
+func (seg *segment) release() {
+	if seg.gone && seg.readers == 0 && seg.rf != nil {
+		seg.rf.Close() // read-only: nothing to lose
+		seg.rf = nil
+	}
 }
 
 // segName is the file name of segment num: 20 digits sort like the numbers.

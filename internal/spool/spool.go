@@ -22,14 +22,15 @@ type Entry struct {
 	Data []byte // the batch bytes
 }
 
-// Spool is an open spool directory. Append, Done, Sync, Durable, Stats and
-// Close are safe to call from several goroutines.
+// Spool is an open spool directory. Every method is safe to call from
+// several goroutines.
 type Spool struct {
 	dir  string
 	opts Options
 	lock *os.File // holds the directory's flock until Close
 
 	durable atomic.Uint64 // highest id known fsynced; only grows
+	synced  atomic.Uint64 // writes known fsynced; only grows
 	syncMu  sync.Mutex    // one Sync at a time; taken before mu, never inside it
 	stop    chan struct{} // closed by Close to end the interval syncer
 	syncer  sync.WaitGroup
@@ -38,8 +39,8 @@ type Spool struct {
 	writeAt func(f *os.File, b []byte, off int64) (int, error)
 
 	// mu guards everything below: the segment list and each segment in it
-	// (their ids, done flags, sizes and the current segment's file), the
-	// id counter, the counts, and closed and broken.
+	// (their ids, offsets, done flags, sizes and files), the id counter, the
+	// counts, and closed and broken.
 	mu             sync.Mutex
 	closed         bool
 	broken         error      // set by an i/o failure that leaves the files unknown
@@ -49,6 +50,9 @@ type Spool struct {
 	pendingEntries int64
 	appended       uint64
 	doneCount      uint64
+	doneFrames     uint64
+	writes         uint64   // frames written since Open
+	unwritten      []uint64 // ids done whose done frame could not be written yet
 	report         Report
 	buf            []byte // frame being written; reused
 }
@@ -59,7 +63,9 @@ type Stats struct {
 	PendingBytes   int64  // bytes of the segment files not yet deleted
 	Segments       int    // segment files not yet deleted, the current one included
 	Appended       uint64 // Appends that succeeded since Open
-	Done           uint64 // Dones that succeeded since Open
+	Done           uint64 // ids done since Open (by Done or DoneMany)
+	DoneFrames     uint64 // done frames written since Open
+	DoneUnwritten  int    // ids done whose done frame is still to be written (see ErrDoneUnwritten)
 	TornFrames     int    // frames cut off at Open (Report.TornFrames)
 	TornBytes      int64  // bytes cut off at Open
 	Quarantined    int    // segments quarantined at Open
@@ -121,6 +127,7 @@ func (s *Spool) recover() ([]Entry, error) {
 		}
 	}
 	var entries []Entry
+	var done []uint64 // ids named by done frames
 	var prevID uint64
 	for i, num := range l.segs {
 		path := filepath.Join(s.dir, segName(num))
@@ -156,30 +163,66 @@ func (s *Spool) recover() ([]Entry, error) {
 				Err:    fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, segName(num), sc.good, why),
 			})
 		}
-		if len(sc.entries) == 0 {
+		if sc.good == 0 {
+			// Not a frame left in it: nothing it held can matter.
 			if err := removeFile(s.dir, path); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		seg := &segment{num: num, path: path, size: sc.good, left: len(sc.entries)}
+		seg := &segment{num: num, path: path, size: sc.good, left: len(sc.entries), upTo: sc.lastID}
 		seg.ids = make([]uint64, len(sc.entries))
 		for j, e := range sc.entries {
 			seg.ids[j] = e.ID
 		}
+		seg.offs = sc.offs
 		seg.done = make([]bool, len(seg.ids))
 		s.segs = append(s.segs, seg)
-		s.pendingBytes += seg.size
-		s.pendingEntries += int64(len(seg.ids))
 		entries = append(entries, sc.entries...)
+		done = append(done, sc.done...)
+		s.report.DoneFrames += sc.doneFrames
 		prevID = sc.lastID
 	}
 	if len(s.segs) > 0 {
 		// Written by an earlier life, perhaps never synced; rolled
-		// segments were synced when they were rolled.
+		// segments were synced when they were rolled. Synced before any
+		// segment is deleted for the done frames in it.
 		if err := syncFile(s.segs[len(s.segs)-1].path); err != nil {
 			return nil, err
 		}
+	}
+	// Done frames name entries written before them, so every entry is
+	// read by now. Ids no segment holds are ignored: their segment went
+	// already (or was quarantined).
+	for _, id := range done {
+		if seg, j := s.find(id); seg != nil && !seg.done[j] {
+			seg.done[j] = true
+			seg.left--
+			s.report.Done++
+		}
+	}
+	pending := entries[:0]
+	k := 0
+	for _, seg := range s.segs {
+		for j := range seg.ids {
+			if !seg.done[j] {
+				pending = append(pending, entries[k])
+			}
+			k++
+		}
+	}
+	clear(entries[len(pending):]) // let the done entries' bytes go
+	// Delete the segments at the head whose entries are all done (see
+	// dropDone); a done segment after a pending one stays.
+	for len(s.segs) > 0 && s.segs[0].left == 0 {
+		if err := removeFile(s.dir, s.segs[0].path); err != nil {
+			return nil, err
+		}
+		s.segs = s.segs[1:]
+	}
+	for _, seg := range s.segs {
+		s.pendingBytes += seg.size
+		s.pendingEntries += int64(seg.left)
 	}
 	s.durable.Store(prevID)
 	s.nextID = max(prevID, l.maxName) + 1
@@ -187,9 +230,10 @@ func (s *Spool) recover() ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	cur.upTo = prevID
 	s.segs = append(s.segs, cur)
-	s.report.Entries = len(entries)
-	return entries, nil
+	s.report.Entries = len(pending)
+	return pending, nil
 }
 
 // current is the segment Append writes to. Call with mu held.
@@ -230,26 +274,17 @@ func (s *Spool) Append(meta, data []byte) (uint64, error) {
 		}
 	}
 	cur := s.current()
-	id := s.nextID
+	id, off := s.nextID, cur.size
 	s.buf = appendFrame(s.buf[:0], id, meta, data)
-	if _, err := s.writeAt(cur.f, s.buf, cur.size); err != nil {
-		if terr := cur.f.Truncate(cur.size); terr != nil {
-			s.broken = fmt.Errorf("%w: cutting a partial frame: %w (after %w)", ErrBroken, terr, err)
-		}
-		if errors.Is(err, syscall.ENOSPC) {
-			return 0, fmt.Errorf("%w: %w", ErrDiskFull, err)
-		}
-		return 0, fmt.Errorf("spool: write: %w", err)
-	}
-	if cap(s.buf) > 1<<20 {
-		s.buf = nil // do not keep one huge entry's buffer
+	if err := s.writeFrame(); err != nil {
+		return 0, err
 	}
 	s.nextID++
-	cur.size += n
 	cur.ids = append(cur.ids, id)
+	cur.offs = append(cur.offs, off)
 	cur.done = append(cur.done, false)
 	cur.left++
-	s.pendingBytes += n
+	cur.upTo = id
 	s.pendingEntries++
 	s.appended++
 	if s.opts.Sync == SyncAlways {
@@ -259,9 +294,33 @@ func (s *Spool) Append(meta, data []byte) (uint64, error) {
 			s.broken = fmt.Errorf("%w: fsync: %w", ErrBroken, err)
 			return 0, s.broken
 		}
-		s.markDurable(id)
+		s.markSynced(s.writes, id)
 	}
 	return id, nil
+}
+
+// writeFrame writes the frame in s.buf at the end of the current segment
+// and counts it. A failed write is cut off again (if that fails too, the
+// spool is broken); ENOSPC is ErrDiskFull. Call with mu held.
+func (s *Spool) writeFrame() error {
+	cur := s.current()
+	n := int64(len(s.buf))
+	if _, err := s.writeAt(cur.f, s.buf, cur.size); err != nil {
+		if terr := cur.f.Truncate(cur.size); terr != nil {
+			s.broken = fmt.Errorf("%w: cutting a partial frame: %w (after %w)", ErrBroken, terr, err)
+		}
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
+		return fmt.Errorf("spool: write: %w", err)
+	}
+	if cap(s.buf) > 1<<20 {
+		s.buf = nil // do not keep one huge entry's buffer
+	}
+	cur.size += n
+	s.pendingBytes += n
+	s.writes++
+	return nil
 }
 
 // roll syncs and closes the current segment and starts a new one. Call with
@@ -272,7 +331,7 @@ func (s *Spool) roll() error {
 		s.broken = fmt.Errorf("%w: fsync: %w", ErrBroken, err)
 		return s.broken
 	}
-	s.markDurable(s.nextID - 1)
+	s.markSynced(s.writes, s.nextID-1)
 	next, err := createSegment(s.dir, s.nextID)
 	if err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
@@ -285,53 +344,125 @@ func (s *Spool) roll() error {
 		return fmt.Errorf("spool: close segment: %w", err)
 	}
 	old.f = nil
+	next.upTo = old.upTo
 	s.segs = append(s.segs, next)
-	if old.left == 0 {
-		return s.drop(len(s.segs) - 2)
-	}
-	return nil
+	return s.dropDone()
 }
 
-// drop deletes segment i, whose entries are all done. Call with mu held.
-// The segment leaves the counts even if its file could not be removed (the
-// error says so): its entries would then be replayed after a restart, and
-// the broker de-duplicates them.
+// drop deletes segment i. Call with mu held. The segment leaves the counts
+// even if its file could not be removed (the error says so): its entries
+// may then be replayed after a restart (once the done frames naming them
+// are gone too), and the broker de-duplicates them.
 func (s *Spool) drop(i int) error {
 	seg := s.segs[i]
 	s.segs = append(s.segs[:i], s.segs[i+1:]...)
 	s.pendingBytes -= seg.size
+	s.pendingEntries -= int64(seg.left)
+	seg.gone = true
+	seg.release()
 	return removeFile(s.dir, seg.path)
 }
 
-// Done records that the broker acknowledged entry id. Once every entry of a
-// segment other than the current one is done, its file is deleted. Done is
-// kept in memory only: entries of segments not yet deleted are replayed
-// after a restart. An id that is not pending fails with ErrNotPending.
-func (s *Spool) Done(id uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
+// dropDone deletes the segments at the head of the list whose entries are
+// all done, stopping at the first with an entry pending and never deleting
+// the current one. Only such a prefix may go: a done frame is written after
+// its entry, so while an older segment stays, a newer one may hold the done
+// frames that keep its entries from being replayed. Call with mu held.
+func (s *Spool) dropDone() error {
+	var errs []error
+	for len(s.segs) > 1 && s.segs[0].left == 0 {
+		if err := s.drop(0); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	// Only the current segment may have no ids, and it is last.
-	i := sort.Search(len(s.segs), func(i int) bool {
-		ids := s.segs[i].ids
-		return len(ids) == 0 || ids[len(ids)-1] >= id
-	})
+	if len(s.unwritten) > 0 {
+		// Ids whose segments went need no done frame any more.
+		keep := s.unwritten[:0]
+		for _, id := range s.unwritten {
+			if seg, _ := s.find(id); seg != nil {
+				keep = append(keep, id)
+			}
+		}
+		s.unwritten = keep
+	}
+	return errors.Join(errs...)
+}
+
+// find returns the segment holding entry id and its index there, or nil if
+// no segment does. Call with mu held.
+func (s *Spool) find(id uint64) (*segment, int) {
+	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].upTo >= id })
 	if i == len(s.segs) {
-		return fmt.Errorf("%w: %d", ErrNotPending, id)
+		return nil, 0
 	}
 	seg := s.segs[i]
 	j := sort.Search(len(seg.ids), func(j int) bool { return seg.ids[j] >= id })
-	if j == len(seg.ids) || seg.ids[j] != id || seg.done[j] {
-		return fmt.Errorf("%w: %d", ErrNotPending, id)
+	if j == len(seg.ids) || seg.ids[j] != id {
+		return nil, 0
 	}
-	seg.done[j] = true
-	seg.left--
-	s.pendingEntries--
-	s.doneCount++
-	if seg.left == 0 && seg.f == nil {
-		return s.drop(i)
+	return seg, j
+}
+
+// Done records that the broker acknowledged entry id: it writes a done
+// frame naming id to the current segment (write(2), no fsync: the frame is
+// synced with the next fsync the SyncPolicy makes), so Open does not return
+// the entry again, even after a kill -9. Segments are deleted once they and
+// every segment before them hold no pending entry (the current one
+// excepted). An id that is not pending fails with ErrNotPending; a frame
+// that could not be written, with ErrDoneUnwritten.
+func (s *Spool) Done(id uint64) error {
+	one := [1]uint64{id}
+	return s.DoneMany(one[:])
+}
+
+// DoneMany is Done for several ids, named by one done frame (one per 8192
+// ids). If any id is not pending (or is repeated), it fails with
+// ErrNotPending naming it and nothing is done.
+func (s *Spool) DoneMany(ids []uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	for k, id := range ids {
+		seg, j := s.find(id)
+		if seg == nil || seg.done[j] {
+			for _, prev := range ids[:k] {
+				pseg, pj := s.find(prev)
+				pseg.done[pj] = false
+				pseg.left++
+			}
+			return fmt.Errorf("%w: %d", ErrNotPending, id)
+		}
+		seg.done[j] = true
+		seg.left--
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	s.pendingEntries -= int64(len(ids))
+	s.doneCount += uint64(len(ids))
+	werr := s.writeDone(ids)
+	return errors.Join(werr, s.dropDone())
+}
+
+// writeDone writes done frames naming the ids left unwritten by an earlier
+// failure and ids. If a write fails, the ids not yet written are kept for
+// the next try (the next Done, Sync or Close). Call with mu held.
+func (s *Spool) writeDone(ids []uint64) error {
+	if len(s.unwritten) > 0 {
+		ids = append(s.unwritten, ids...)
+		s.unwritten = nil
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), doneFrameIDs)
+		s.buf = appendDoneFrame(s.buf[:0], ids[:n])
+		if err := s.writeFrame(); err != nil {
+			s.unwritten = append([]uint64(nil), ids...) // ids may be the caller's
+			return fmt.Errorf("%w (%d ids): %w", ErrDoneUnwritten, len(ids), err)
+		}
+		s.doneFrames++
+		ids = ids[n:]
 	}
 	return nil
 }
@@ -340,18 +471,26 @@ func (s *Spool) Done(id uint64) error {
 // survives a crash of the machine.
 func (s *Spool) Durable() uint64 { return s.durable.Load() }
 
-// markDurable raises Durable to id.
-func (s *Spool) markDurable(id uint64) {
+// markSynced records an fsync of the current segment after w frames were
+// written, the last entry among them id.
+func (s *Spool) markSynced(w, id uint64) {
+	raise(&s.synced, w)
+	raise(&s.durable, id)
+}
+
+// raise raises a to v if it is below.
+func raise(a *atomic.Uint64, v uint64) {
 	for {
-		cur := s.durable.Load()
-		if id <= cur || s.durable.CompareAndSwap(cur, id) {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
 			return
 		}
 	}
 }
 
-// Sync fsyncs the current segment now. The fsync runs outside mu, so
-// Appends go on meanwhile.
+// Sync fsyncs the current segment now, entries and done frames, after
+// trying again to write the done frame of ids left unwritten. The fsync
+// runs outside mu, so Appends go on meanwhile.
 func (s *Spool) Sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -360,22 +499,26 @@ func (s *Spool) Sync() error {
 		s.mu.Unlock()
 		return err
 	}
-	f, last := s.current().f, s.nextID-1
+	var derr error
+	if len(s.unwritten) > 0 {
+		derr = s.writeDone(nil)
+	}
+	f, last, w := s.current().f, s.nextID-1, s.writes
 	s.mu.Unlock()
-	if last <= s.durable.Load() {
-		return nil
+	if w <= s.synced.Load() {
+		return derr
 	}
 	if err := f.Sync(); err != nil {
 		if errors.Is(err, os.ErrClosed) {
-			return nil // rolled meanwhile, and roll synced it
+			return derr // rolled meanwhile, and roll synced it
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.broken = fmt.Errorf("%w: fsync: %w", ErrBroken, err)
 		return s.broken
 	}
-	s.markDurable(last)
-	return nil
+	s.markSynced(w, last)
+	return derr
 }
 
 // syncEvery is SyncInterval's goroutine: it syncs every SyncEvery until
@@ -404,15 +547,18 @@ func (s *Spool) Stats() Stats {
 		Segments:       len(s.segs),
 		Appended:       s.appended,
 		Done:           s.doneCount,
+		DoneFrames:     s.doneFrames,
+		DoneUnwritten:  len(s.unwritten),
 		TornFrames:     s.report.TornFrames,
 		TornBytes:      s.report.TornBytes,
 		Quarantined:    len(s.report.Quarantined),
 	}
 }
 
-// Close syncs and closes the current segment (deleting it if none of its
-// entries is pending) and releases the directory's lock. Calls after Close
-// fail with ErrClosed.
+// Close writes the done frame of ids left unwritten if it can, syncs and
+// closes the current segment (deleting it if it holds no frame, or no
+// pending entry and no segment is before it), closes the files Read opened
+// and releases the directory's lock. Calls after Close fail with ErrClosed.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -427,21 +573,30 @@ func (s *Spool) Close() error {
 	defer s.syncMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.current()
 	var errs []error
+	if len(s.unwritten) > 0 && s.broken == nil {
+		if err := s.writeDone(nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	cur := s.current()
 	if err := cur.f.Sync(); err != nil {
 		errs = append(errs, fmt.Errorf("spool: fsync: %w", err))
 	} else if s.broken == nil {
-		s.markDurable(s.nextID - 1)
+		s.markSynced(s.writes, s.nextID-1)
 	}
 	if err := cur.f.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("spool: close segment: %w", err))
 	}
 	cur.f = nil
-	if cur.left == 0 {
+	if cur.size == 0 || (cur.left == 0 && len(s.segs) == 1) {
 		if err := s.drop(len(s.segs) - 1); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	for _, seg := range s.segs {
+		seg.gone = true // a Read under way closes rf when it ends
+		seg.release()
 	}
 	if err := s.lock.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("spool: unlock: %w", err))

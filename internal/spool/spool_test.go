@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -58,10 +59,14 @@ func TestDoneDeletesSegmentsAndIsNotReplayed(t *testing.T) {
 	spans := layout(t, files, es)
 	// Done the whole first segment and half of the second.
 	var kept []Entry
+	doneInSecond := 0 // named by done frames and still on disk
 	for _, sp := range spans {
 		if sp.file == 0 || (sp.file == 1 && sp.entry%2 == 0) {
 			if err := s.Done(es[sp.entry].ID); err != nil {
 				t.Fatal(err)
+			}
+			if sp.file == 1 {
+				doneInSecond++
 			}
 		} else {
 			kept = append(kept, es[sp.entry])
@@ -74,7 +79,8 @@ func TestDoneDeletesSegmentsAndIsNotReplayed(t *testing.T) {
 		t.Fatalf("second segment, half done: %v", err)
 	}
 	st := s.Stats()
-	if st.Segments != len(files)-1 || st.PendingEntries != int64(len(kept)) || st.Done != uint64(len(es)-len(kept)) || st.Appended != 40 {
+	if st.Segments != len(files)-1 || st.PendingEntries != int64(len(kept)) || st.Done != uint64(len(es)-len(kept)) ||
+		st.DoneFrames != uint64(len(es)-len(kept)) || st.Appended != 40 {
 		t.Fatalf("stats %+v; %d files, %d kept", st, len(files), len(kept))
 	}
 	var size int64
@@ -89,25 +95,34 @@ func TestDoneDeletesSegmentsAndIsNotReplayed(t *testing.T) {
 	isErr(t, s.Done(es[len(es)-1].ID+1), ErrNotPending) // never appended
 	mustClose(t, s)
 
-	// Done is memory only: the half-done second segment comes back whole.
-	s, got, _ := open(t, dir, opts)
-	var want []Entry
-	for _, sp := range spans {
-		if sp.file > 0 {
-			want = append(want, es[sp.entry])
-		}
+	// Done is on disk: only the entries not done come back.
+	s, got, rep := open(t, dir, opts)
+	sameEntries(t, got, kept)
+	// The frames naming the first segment's entries are read too; those
+	// ids are unknown now and ignored.
+	if rep.Done != doneInSecond || rep.DoneFrames != len(es)-len(kept) || rep.Entries != len(kept) {
+		t.Fatalf("report %+v, want %d done of %d frames", rep, doneInSecond, len(es)-len(kept))
 	}
-	sameEntries(t, got, want)
-	// Done all of them: every old segment goes; Close removes the
-	// current one, which holds nothing.
+	// Done all of them: every old segment goes; the current one holds
+	// only their done frames and is removed by Close, as no segment is
+	// left before it.
 	for _, e := range got {
 		if err := s.Done(e.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	isErr(t, s.Done(got[0].ID), ErrNotPending) // done twice
-	if st := s.Stats(); st.Segments != 1 || st.PendingEntries != 0 || st.PendingBytes != 0 {
-		t.Fatalf("all done: stats %+v", st)
+	cur := segFiles(t, dir)
+	if len(cur) != 1 {
+		t.Fatalf("all done: segment files %v", cur)
+	}
+	fi, err := os.Stat(cur[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Segments != 1 || st.PendingEntries != 0 || st.PendingBytes != fi.Size() ||
+		fi.Size() != int64(len(got))*(headerLen+8) {
+		t.Fatalf("all done: stats %+v, current segment %d bytes", st, fi.Size())
 	}
 	mustClose(t, s)
 	if f := segFiles(t, dir); len(f) != 0 {
@@ -337,23 +352,13 @@ func TestConcurrentAppendDone(t *testing.T) {
 	mustClose(t, s)
 	s, got, _ := open(t, dir, Options{})
 	defer mustClose(t, s)
-	// Every kept entry comes back intact; done ones may too (segments not
-	// wholly done are replayed whole), but nothing twice and in id order.
-	seen := map[uint64]bool{}
-	for i, e := range got {
-		if i > 0 && e.ID <= got[i-1].ID {
-			t.Fatalf("ids out of order: %d then %d", got[i-1].ID, e.ID)
-		}
-		checkGen(t, e, 100)
-		seen[e.ID] = true
-	}
+	// Exactly the kept entries come back, intact, in id order.
+	var want []Entry
 	for _, k := range kept {
-		for _, e := range k {
-			if !seen[e.ID] {
-				t.Fatalf("kept entry %d not replayed", e.ID)
-			}
-		}
+		want = append(want, k...)
 	}
+	sort.Slice(want, func(i, j int) bool { return want[i].ID < want[j].ID })
+	sameEntries(t, got, want)
 }
 
 func TestOtherFilesAreLeftAlone(t *testing.T) {
