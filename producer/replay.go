@@ -22,12 +22,15 @@ type replayEntry struct {
 }
 
 // replay queues the batches an earlier producer left in the spool, before
-// anything new: per partition, those it stamped in stamp order, then those
-// it never stamped (never sent). Stamped ones go out under their old stamp,
+// anything new: per partition, those it stamped in sequence order, then
+// those it never stamped (never sent) in queue order. Stamped ones go out under their old stamp,
 // so the broker drops what it already has (replayAnswer); the others are
 // new batches for this producer. Called by openSpool before the sender
 // starts.
 func (sp *spooler) replay(acc *accumulator, entries []spool.Entry) {
+	for _, e := range entries {
+		sp.life = max(sp.life, e.ID+1) // above every id an earlier producer used
+	}
 	byID := make(map[uint64]*replayEntry, len(entries))
 	var batches []*replayEntry
 	var drop []uint64
@@ -63,6 +66,25 @@ func (sp *spooler) replay(acc *accumulator, entries []spool.Entry) {
 			sp.logf(slog.LevelWarn, "spool: cannot mark unusable entries done", "err", err)
 		}
 	}
+	// A partition's stamped batches go in sequence order, stamp by stamp
+	// (an earlier producer id or epoch before a later one: the one whose
+	// first entry came first); append order alone is not sequence order,
+	// since a batch may be spooled after a later one (it was in flight).
+	type stampKey struct {
+		topic     string
+		partition int32
+		pid       int64
+		epoch     int16
+	}
+	first := map[stampKey]uint64{}
+	for _, re := range batches {
+		if re.m.stamped {
+			k := stampKey{re.m.topic, re.m.partition, re.m.producerID, re.m.epoch}
+			if f, ok := first[k]; !ok || re.key < f {
+				first[k] = re.key
+			}
+		}
+	}
 	slices.SortStableFunc(batches, func(a, b *replayEntry) int {
 		if c := cmp.Compare(a.m.topic, b.m.topic); c != 0 {
 			return c
@@ -76,7 +98,18 @@ func (sp *spooler) replay(acc *accumulator, entries []spool.Entry) {
 			}
 			return 1
 		}
-		return cmp.Compare(a.key, b.key)
+		if !a.m.stamped { // never stamped: in queue order, an earlier producer's first
+			if c := cmp.Compare(a.m.life, b.m.life); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.m.order, b.m.order)
+		}
+		fa := first[stampKey{a.m.topic, a.m.partition, a.m.producerID, a.m.epoch}]
+		fb := first[stampKey{b.m.topic, b.m.partition, b.m.producerID, b.m.epoch}]
+		if c := cmp.Compare(fa, fb); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.m.seq, b.m.seq)
 	})
 	now := time.Now()
 	for _, re := range batches {

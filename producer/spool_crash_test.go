@@ -52,6 +52,15 @@ func TestSpoolCrashChild(t *testing.T) {
 		out.Flush()
 		mu.Unlock()
 	}
+	go func() { // the replay's figures so far, for the parent's report
+		for range time.Tick(50 * time.Millisecond) {
+			m := p.Metrics()
+			mu.Lock()
+			fmt.Fprintf(out, "m %d %d %d %d\n", m.ReplayedBatches, m.ReplayDuplicates, m.ReplayResent, m.ReplayFallbacks)
+			out.Flush()
+			mu.Unlock()
+		}
+	}()
 	futures := make(chan struct {
 		id int
 		f  Future
@@ -103,6 +112,10 @@ func TestSpoolCrashChild(t *testing.T) {
 type crashLifeLog struct {
 	accepted, durable map[int]bool
 	lastLine          string
+	pid               int
+	err               error // how the child ended
+	// the replay's figures as the child last printed them
+	replayed, duplicates, resent, fallbacks int
 }
 
 // runCrashChild starts a child on dir and reads its output until it exits or
@@ -117,11 +130,11 @@ func runCrashChild(t *testing.T, dir string, addrs []string, first int, final bo
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return crashLifeLog{err: err}
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return crashLifeLog{err: err}
 	}
 	pid := cmd.Process.Pid
 	stopped := make(chan struct{})
@@ -145,13 +158,15 @@ func runCrashChild(t *testing.T, dir string, addrs []string, first int, final bo
 			}
 			continue
 		}
+		if rest, ok := strings.CutPrefix(line, "m "); ok {
+			fmt.Sscan(rest, &log.replayed, &log.duplicates, &log.resent, &log.fallbacks)
+			continue
+		}
 		log.lastLine = line
 	}
-	err = cmd.Wait()
+	log.err = cmd.Wait()
 	close(stopped)
-	if final && err != nil {
-		t.Fatalf("final child (pid %d): %v; last line %q", pid, err, log.lastLine)
-	}
+	log.pid = pid
 	return log
 }
 
@@ -180,25 +195,37 @@ func TestSpoolCrash(t *testing.T) {
 	durable := map[int]bool{}
 	accepted := 0
 	notDurable := 0
-	const kills = 22
+	replayed, fallbacks := 0, 0
+	const kills = 24
 	down := false
 	for life := 1; life <= kills; life++ {
-		// Every fourth life starts with the cluster going down, and it comes
-		// back one or two lives later.
+		// A life lasts 200-800 ms. In about a third of the lives with the
+		// cluster up, it goes down midway and the child is killed during the
+		// outage; a cluster that is down comes back before the next child
+		// starts, or while it runs, or a life later.
+		kill := make(chan struct{})
+		lived := make(chan crashLifeLog, 1)
+		go func() { lived <- runCrashChild(t, dir, addrs, life*crashLife, false, kill) }()
+		wait := time.Duration(200+rng.IntN(600)) * time.Millisecond
+		events := ""
 		switch {
-		case life%4 == 0 && !down:
+		case !down && rng.IntN(3) == 0:
+			time.Sleep(wait / 2)
 			if err := bp.Stop(ctx); err != nil {
 				t.Fatal(err)
 			}
-			down = true
-		case down && rng.IntN(2) == 0:
+			down, events = true, "cluster stopped midway"
+			time.Sleep(wait / 2)
+		case down && rng.IntN(3) > 0:
+			time.Sleep(wait / 3)
 			bp = startBrokers(t, spec)
-			down = false
+			down, events = false, "cluster back midway"
+			time.Sleep(2 * wait / 3)
+		default:
+			time.Sleep(wait)
 		}
-		kill := make(chan struct{})
-		wait := time.Duration(150+rng.IntN(500)) * time.Millisecond
-		time.AfterFunc(wait, func() { close(kill) })
-		lg := runCrashChild(t, dir, addrs, life*crashLife, false, kill)
+		close(kill)
+		lg := <-lived
 		lost := 0
 		for id := range lg.accepted {
 			if !lg.durable[id] {
@@ -210,13 +237,23 @@ func TestSpoolCrash(t *testing.T) {
 		}
 		accepted += len(lg.accepted)
 		notDurable += lost
-		t.Logf("life %d (cluster %s): killed after %v: %d accepted, %d durable, %d accepted but not durable", life,
-			map[bool]string{true: "down", false: "up"}[down], wait, len(lg.accepted), len(lg.durable), lost)
+		t.Logf("life %d: killed after %v (%s; cluster %s at the kill): %d accepted, %d durable, %d accepted but not durable; replay of %d batches: %d duplicates, %d resent, %d fallbacks",
+			life, wait, cmpOr(events, "no change"), map[bool]string{true: "down", false: "up"}[down], len(lg.accepted), len(lg.durable), lost,
+			lg.replayed, lg.duplicates, lg.resent, lg.fallbacks)
+		replayed += lg.replayed
+		fallbacks += lg.fallbacks
+		if down && rng.IntN(2) == 0 {
+			bp = startBrokers(t, spec)
+			down = false
+		}
 	}
 	if down {
 		bp = startBrokers(t, spec)
 	}
 	final := runCrashChild(t, dir, addrs, (kills+1)*crashLife, true, make(chan struct{}))
+	if final.err != nil {
+		t.Fatalf("final child (pid %d): %v; last line %q", final.pid, final.err, final.lastLine)
+	}
 	t.Logf("final life: %s", final.lastLine)
 	for id := range final.accepted {
 		if !final.durable[id] {
@@ -252,6 +289,20 @@ func TestSpoolCrash(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d durable records missing from the log", missing)
 	}
-	t.Logf("%d kills; %d records accepted, %d reported durable (all in the log once, in order), %d accepted but not durable when killed (%d of them in the log anyway); log holds %d records",
-		kills, accepted+len(final.accepted), len(durable), notDurable, len(read)-len(durable), len(read))
+	if replayed == 0 {
+		t.Fatal("no life replayed anything: the test did not exercise the replay")
+	}
+	if fallbacks > 0 {
+		t.Fatalf("%d replayed batches fell back to at-least-once; the broker kept every producer's state", fallbacks)
+	}
+	t.Logf("%d kills; %d records accepted, %d reported durable (all in the log once, in order), %d accepted but not durable when killed (%d of them in the log anyway); log holds %d records; %d batches replayed",
+		kills, accepted+len(final.accepted), len(durable), notDurable, len(read)-len(durable), len(read), replayed)
+}
+
+// cmpOr is s, or def when s is empty.
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -24,8 +24,9 @@ import (
 //     it is sent under: a batch stamped after it was spooled gets a stamp
 //     entry, written before the batch goes out under that stamp.
 //   - Stamps are given in queue order (a partition's sequences follow its
-//     queue), so a partition's entries, ordered by their latest stamp entry,
-//     are in sequence order; replay keeps that order.
+//     queue); replay sends a partition's stamped batches in sequence order,
+//     then its unstamped ones in queue order (each entry says where it
+//     was: life and order).
 //   - An entry is done (Spool.Done) when its batch was answered, except
 //     when the producer is closing or failed: then it stays for the next
 //     producer on the directory, and its records are answered ErrSpooled.
@@ -46,7 +47,8 @@ type spooler struct {
 	reloadUsed, reloadLimit int
 	spareBufs               [][]byte
 
-	foreign int // replayed batches stamped by an earlier producer, not yet answered
+	foreign int    // replayed batches stamped by an earlier producer, not yet answered
+	life    uint64 // this producer's mark on its entries: above every id left by earlier ones
 
 	refused error     // why the last Append failed (full, disk full); nil when it worked
 	retryAt time.Time // when to try spooling again after a refusal
@@ -199,7 +201,8 @@ func (sp *spooler) spoolOut(s *sender, rb *recBatch) bool {
 	if rb.spoolIDs == nil {
 		pid, epoch, seq, stamped := rb.b.Stamped()
 		m := spoolMeta{kind: spoolKindBatch, stamped: stamped, topic: rb.part.topic, partition: rb.part.id,
-			producerID: pid, epoch: epoch, seq: seq, records: int32(rb.numRecords()), rawLen: int32(rb.b.Len())}
+			producerID: pid, epoch: epoch, seq: seq, records: int32(rb.numRecords()), rawLen: int32(rb.b.Len()),
+			life: sp.life, order: rb.order}
 		if !stamped {
 			m.producerID, m.epoch, m.seq = 0, 0, 0
 		}

@@ -23,7 +23,9 @@ import (
 //	21 4 records
 //	25 4 raw length   the batch's size before compression
 //	29 8 of           kind 2: the entry id of the batch restamped; 0 for kind 1
-//	37 2 topic length, then the topic
+//	37 8 life         which producer spooled it: above every id in the spool when it opened
+//	45 8 order        its place in its partition's queue in that producer
+//	53 2 topic length, then the topic
 type spoolMeta struct {
 	kind       uint8
 	stamped    bool
@@ -35,13 +37,15 @@ type spoolMeta struct {
 	records    int32
 	rawLen     int32
 	of         uint64
+	life       uint64 // with order: where an unstamped batch goes in its partition's replay
+	order      uint64
 }
 
 const (
 	spoolMetaVersion = 1
 	spoolKindBatch   = 1
 	spoolKindStamp   = 2
-	spoolMetaFixed   = 39
+	spoolMetaFixed   = 55
 )
 
 // errSpoolMeta is why an entry's metadata cannot be read: the entry is
@@ -61,6 +65,8 @@ func (m *spoolMeta) appendTo(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(m.records))
 	b = binary.BigEndian.AppendUint32(b, uint32(m.rawLen))
 	b = binary.BigEndian.AppendUint64(b, m.of)
+	b = binary.BigEndian.AppendUint64(b, m.life)
+	b = binary.BigEndian.AppendUint64(b, m.order)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(m.topic)))
 	return append(b, m.topic...)
 }
@@ -86,7 +92,9 @@ func parseSpoolMeta(b []byte) (spoolMeta, error) {
 	m.records = int32(binary.BigEndian.Uint32(b[21:]))
 	m.rawLen = int32(binary.BigEndian.Uint32(b[25:]))
 	m.of = binary.BigEndian.Uint64(b[29:])
-	n := int(binary.BigEndian.Uint16(b[37:]))
+	m.life = binary.BigEndian.Uint64(b[37:])
+	m.order = binary.BigEndian.Uint64(b[45:])
+	n := int(binary.BigEndian.Uint16(b[53:]))
 	if len(b) != spoolMetaFixed+n {
 		return m, fmt.Errorf("%w: topic of %d bytes in %d", errSpoolMeta, n, len(b)-spoolMetaFixed)
 	}

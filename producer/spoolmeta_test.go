@@ -7,7 +7,7 @@ import (
 
 func TestSpoolMetaRoundTrip(t *testing.T) {
 	for _, m := range []spoolMeta{
-		{kind: spoolKindBatch, topic: "t", partition: 3, records: 10, rawLen: 900},
+		{kind: spoolKindBatch, topic: "t", partition: 3, records: 10, rawLen: 900, life: 77, order: 3 << 32},
 		{kind: spoolKindBatch, stamped: true, topic: "orders", partition: 0, producerID: 1 << 40, epoch: 7, seq: 1 << 30, records: 1, rawLen: 70},
 		{kind: spoolKindStamp, stamped: true, topic: "x", partition: 11, producerID: 5, epoch: 0, seq: 0, records: 4, of: 99},
 	} {
