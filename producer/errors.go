@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/kprod/kprod/internal/spool"
 	"github.com/kprod/kprod/internal/wire"
 )
 
@@ -52,6 +53,9 @@ var (
 	// producer opened on the spool's directory sends it. The error also
 	// wraps why this producer stopped.
 	ErrSpooled = errors.New("producer: left in the spool")
+	// ErrSpoolLocked: New was given a spool directory another producer
+	// (in this process or another) has open.
+	ErrSpoolLocked = spool.ErrLocked
 )
 
 // configError names the option that was rejected.

@@ -78,7 +78,7 @@ func openSpool(cfg *config, acc *accumulator, m *metrics) (*spooler, error) {
 	}
 	sp, entries, report, err := spool.Open(cfg.spool.dir, opts)
 	if err != nil {
-		return nil, configError("kprod.spool.dir (WithSpool)", "%v", err)
+		return nil, fmt.Errorf("%w: kprod.spool.dir (WithSpool): %w", ErrInvalidConfig, err)
 	}
 	s := &spooler{sp: sp, cfg: &cfg.spool, log: cfg.logger, m: m,
 		reloadLimit: int(min(max(cfg.bufferMemory/4, int64(2*cfg.maxRequestSize)), 16<<20))}
