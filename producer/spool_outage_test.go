@@ -3,74 +3,16 @@ package producer
 import (
 	"bytes"
 	"context"
-	"os"
 	"runtime"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kprod/kprod/internal/brokerproc"
+	"github.com/kprod/kprod/internal/kafkatest"
 )
-
-// rssBytes is this process's resident set size now.
-func rssBytes(t testing.TB) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
-
-// rssSampler samples the process's RSS every 20 ms until stopped and keeps
-// the highest.
-type rssSampler struct {
-	stop chan struct{}
-	done chan struct{}
-	mu   sync.Mutex
-	peak int64
-}
-
-func sampleRSS(t testing.TB) *rssSampler {
-	s := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			r := rssBytes(t)
-			s.mu.Lock()
-			s.peak = max(s.peak, r)
-			s.mu.Unlock()
-			select {
-			case <-s.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return s
-}
-
-func (s *rssSampler) end() int64 {
-	close(s.stop)
-	<-s.done
-	return s.peak
-}
 
 // paddedValue is record id's value, padded to size bytes.
 func paddedValue(id, size int) []byte {
@@ -129,16 +71,16 @@ func TestSpoolOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.GC()
-	base := rssBytes(t)
+	base := kafkatest.RSS(t)
 
 	if err := bp.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rss := sampleRSS(t)
+	rss := kafkatest.SampleRSS(t)
 	start := time.Now()
 	send(warm, warm+outage)
 	took := time.Since(start)
-	peak := rss.end()
+	peak := rss.End()
 	m := p.Metrics()
 	t.Logf("outage: %d records (%d MiB, %.1fx buffer.memory) sent in %v; spooled %d batches, %d records, spool %d MiB; RSS %d MiB before, peak %d MiB",
 		outage, outage*valueSize>>20, float64(outage*valueSize)/bufMem, took.Round(time.Millisecond),
