@@ -55,4 +55,3 @@ func TestSpoolConfig(t *testing.T) {
 	}
 	q.Close(context.Background())
 }
-
