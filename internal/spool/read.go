@@ -43,7 +43,11 @@ func (s *Spool) ReadInto(id uint64, buf []byte) (Entry, error) {
 	}
 	seg.readers++
 	f, off, end := seg.rf, seg.offs[j], seg.size
+	hook := s.readHook
 	s.mu.Unlock()
+	if hook != nil {
+		hook(id)
+	}
 
 	e, err := readEntry(f, id, off, end, buf)
 

@@ -182,6 +182,53 @@ func TestReadCorrupt(t *testing.T) {
 	mustRead(t, s, es[last-1])
 }
 
+// TestReadWhileSegmentDeleted deletes an entry's segment between Read's
+// lookup and its disk read: the Read still returns the entry, and the last
+// Read using the segment's file closes it.
+func TestReadWhileSegmentDeleted(t *testing.T) {
+	dir := t.TempDir()
+	s, _, _ := open(t, dir, Options{SegmentBytes: 300, Sync: SyncNever})
+	defer mustClose(t, s)
+	es := appendGen(t, s, 1, 8, 100)
+	files := segFiles(t, dir)
+	spans := layout(t, files, es)
+	var first []uint64
+	for _, sp := range spans {
+		if sp.file == 0 {
+			first = append(first, es[sp.entry].ID)
+		}
+	}
+	mustRead(t, s, es[0]) // the segment's read file is open
+	s.mu.Lock()
+	seg := s.segs[0]
+	s.mu.Unlock()
+	inner := false
+	s.readHook = func(id uint64) {
+		if id != es[0].ID || inner {
+			return
+		}
+		inner = true
+		mustRead(t, s, es[0]) // a second Read of the same file, nested
+		if err := s.DoneMany(first); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(files[0]); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("segment not deleted under the Read: %v", err)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if seg.rf == nil || seg.readers != 1 {
+			t.Fatalf("read file closed under a Read: %v, %d readers", seg.rf, seg.readers)
+		}
+	}
+	mustRead(t, s, es[0])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seg.rf != nil || seg.readers != 0 {
+		t.Fatalf("after the Read: read file %v, %d readers", seg.rf, seg.readers)
+	}
+}
+
 // TestReadConcurrent reads entries while another goroutine appends and
 // acknowledges them, so that segments are deleted under Reads, and while
 // the spool is closed: each Read returns its entry whole or ErrNotPending

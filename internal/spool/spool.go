@@ -37,6 +37,9 @@ type Spool struct {
 
 	// writeAt writes a frame; tests replace it to inject write errors.
 	writeAt func(f *os.File, b []byte, off int64) (int, error)
+	// readHook, if set, runs in ReadInto between finding the entry and
+	// reading it, without mu; tests delete the segment there.
+	readHook func(id uint64)
 
 	// mu guards everything below: the segment list and each segment in it
 	// (their ids, offsets, done flags, sizes and files), the id counter, the
