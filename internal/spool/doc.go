@@ -28,9 +28,9 @@
 // of the policy, so Open no longer returns it, even after a kill -9) →
 // deleted (its segment's file removed once every entry in it and in every
 // older segment is done, and it is not the current segment). Segments go
-// only as a prefix of the list because a done frame lives in a segment
-// newer than its entry: deleting it while the entry's segment stayed would
-// bring the entry back.
+// only as a prefix of the list because a done frame lives in its entry's
+// segment or a newer one: deleting the newer one while the entry's stayed
+// would bring the entry back.
 //
 // Open recovers what a crash may leave: a torn frame at the end of the last
 // segment is cut off; a corrupt frame anywhere else sends the rest of its

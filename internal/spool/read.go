@@ -21,7 +21,8 @@ func (s *Spool) Read(id uint64) (Entry, error) { return s.ReadInto(id, nil) }
 // the segment's read file is counted as in use (segment.readers) and is
 // closed by the last Read using it once the segment is deleted or the spool
 // closed, never under a Read. A Read that started while its entry was
-// pending returns it even if a Done comes meanwhile.
+// pending returns it even if a Done comes meanwhile. Read works on a broken
+// spool too: the CRC vouches for the frame.
 func (s *Spool) ReadInto(id uint64, buf []byte) (Entry, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -43,7 +44,11 @@ func (s *Spool) ReadInto(id uint64, buf []byte) (Entry, error) {
 	}
 	seg.readers++
 	f, off, end := seg.rf, seg.offs[j], seg.size
+	hook := s.readHook
 	s.mu.Unlock()
+	if hook != nil {
+		hook(id)
+	}
 
 	e, err := readEntry(f, id, off, end, buf)
 

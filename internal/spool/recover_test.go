@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -244,4 +245,176 @@ func TestQuarantineCrashLeftovers(t *testing.T) {
 		t.Fatalf("tmp alone: %d entries, %+v", len(got), rep)
 	}
 	mustClose(t, s)
+}
+
+// frameInfo is one frame found by walkFrames.
+type frameInfo struct {
+	file     int // index into the files walked
+	off, len int64
+	kind     byte
+	id       uint64   // an entry's
+	names    []uint64 // a done frame's ids
+}
+
+// walkFrames lists the frames of files by their headers' kinds and lengths,
+// without the package's parser.
+func walkFrames(t *testing.T, files []string) []frameInfo {
+	t.Helper()
+	var out []frameInfo
+	for fi, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(b); {
+			h := b[off:]
+			n := 28 + int(binary.BigEndian.Uint32(h[16:])) + int(binary.BigEndian.Uint32(h[20:]))
+			fr := frameInfo{file: fi, off: int64(off), len: int64(n), kind: h[5], id: binary.BigEndian.Uint64(h[8:])}
+			if fr.kind == 2 {
+				for p := 28; p < n; p += 8 {
+					fr.names = append(fr.names, binary.BigEndian.Uint64(h[p:]))
+				}
+			}
+			out = append(out, fr)
+			off += n
+		}
+	}
+	return out
+}
+
+// TestBitFlipsWithDoneFrames flips one byte at a time at seeded random
+// places in a spool of entries and done frames over several segments and
+// two lives, and checks Open against a model: the flipped frame and every
+// frame after it in its file are lost; an entry comes back if it was not
+// lost and no done frame left names it. So a flipped done frame brings
+// back the entries it named (replayed, never lost), and a flipped entry
+// loses only itself and what follows it in its segment.
+func TestBitFlipsWithDoneFrames(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 400, Sync: SyncNever}
+	r := rand.New(rand.NewPCG(7, 8))
+	byK := map[uint64]Entry{}
+	var live []uint64
+	// doneSome dones one or two entries now and then, never the first, so
+	// that no segment is deleted and every frame stays in the model.
+	doneSome := func(s *Spool) {
+		if len(live) < 3 || r.IntN(3) != 0 {
+			return
+		}
+		n := 1 + r.IntN(2)
+		ids := make([]uint64, 0, n)
+		for range n {
+			i := 1 + r.IntN(len(live)-1)
+			ids = append(ids, live[i])
+			live = append(live[:i], live[i+1:]...)
+		}
+		if err := s.DoneMany(ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for l := range 2 {
+		s, _, _ := open(t, dir, opts)
+		for k := uint64(l*100 + 1); k <= uint64(l*100+14); k++ {
+			e := appendGen(t, s, k, 1, 60)[0]
+			byK[e.ID] = e
+			live = append(live, e.ID)
+			doneSome(s)
+		}
+		if err := s.Done(live[1]); err != nil { // a done frame last
+			t.Fatal(err)
+		}
+		live = append(live[:1], live[2:]...)
+		mustClose(t, s)
+	}
+	files := segFiles(t, dir)
+	frames := walkFrames(t, files)
+	nDone := 0
+	for _, fr := range frames {
+		if fr.kind == 2 {
+			nDone++
+		}
+	}
+	if len(files) < 6 || nDone < 5 || frames[len(frames)-1].kind != 2 {
+		t.Fatalf("%d files, %d frames, %d done frames", len(files), len(frames), nDone)
+	}
+	// expect returns the entries Open must return when frames from lost
+	// on in file lostFile are gone (lost < 0: none).
+	expect := func(lostFile int, lostOff int64) []Entry {
+		done := map[uint64]bool{}
+		var ids []uint64
+		for _, fr := range frames {
+			if fr.file == lostFile && fr.off >= lostOff {
+				continue
+			}
+			if fr.kind == 2 {
+				for _, id := range fr.names {
+					done[id] = true
+				}
+			} else {
+				ids = append(ids, fr.id)
+			}
+		}
+		var out []Entry
+		for _, id := range ids {
+			if !done[id] {
+				out = append(out, byK[id])
+			}
+		}
+		return out
+	}
+	c, got, _ := open(t, copyDir(t, dir), opts)
+	sameEntries(t, got, expect(-1, 0))
+	mustClose(t, c)
+
+	var total int64
+	for _, fr := range frames {
+		total += fr.len
+	}
+	const flips = 200
+	inDone, cameBack := 0, 0 // flips in a done frame; entries replayed because of them
+	for range flips {
+		pos := r.Int64N(total)
+		mask := byte(1 + r.IntN(255))
+		var hit frameInfo
+		for _, fr := range frames {
+			if pos < fr.len {
+				hit = fr
+				break
+			}
+			pos -= fr.len
+		}
+		d := copyDir(t, dir)
+		df := segFiles(t, d)
+		b, err := os.ReadFile(df[hit.file])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[hit.off+pos] ^= mask
+		if err := os.WriteFile(df[hit.file], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want := expect(hit.file, hit.off)
+		if hit.kind == 2 {
+			inDone++
+			cameBack += len(want) - len(expect(hit.file, hit.off+hit.len))
+		}
+		s, got, rep := open(t, d, opts)
+		sameEntries(t, got, want)
+		lastFrame := hit.file == len(files)-1 && hit.off+hit.len == int64(len(b))
+		if lastFrame != (rep.TornBytes == hit.len) || lastFrame == (len(rep.Quarantined) == 1) {
+			t.Fatalf("flip %#x at %d of frame %+v: report %+v", mask, pos, hit, rep)
+		}
+		for _, e := range got {
+			mustRead(t, s, e)
+		}
+		mustClose(t, s)
+		s, got, rep = open(t, d, opts)
+		sameEntries(t, got, want)
+		if rep.TornBytes != 0 || len(rep.Quarantined) != 0 {
+			t.Fatalf("reopen after a flip: report %+v", rep)
+		}
+		mustClose(t, s)
+	}
+	t.Logf("%d files, %d frames (%d done); %d of %d flips in done frames, bringing back %d entries",
+		len(files), len(frames), nDone, inDone, flips, cameBack)
 }

@@ -37,6 +37,9 @@ type Spool struct {
 
 	// writeAt writes a frame; tests replace it to inject write errors.
 	writeAt func(f *os.File, b []byte, off int64) (int, error)
+	// readHook, if set, runs in ReadInto between finding the entry and
+	// reading it, without mu; tests delete the segment there.
+	readHook func(id uint64)
 
 	// mu guards everything below: the segment list and each segment in it
 	// (their ids, offsets, done flags, sizes and files), the id counter, the
@@ -403,13 +406,9 @@ func (s *Spool) find(id uint64) (*segment, int) {
 	return seg, j
 }
 
-// Done records that the broker acknowledged entry id: it writes a done
-// frame naming id to the current segment (write(2), no fsync: the frame is
-// synced with the next fsync the SyncPolicy makes), so Open does not return
-// the entry again, even after a kill -9. Segments are deleted once they and
-// every segment before them hold no pending entry (the current one
-// excepted). An id that is not pending fails with ErrNotPending; a frame
-// that could not be written, with ErrDoneUnwritten.
+// Done records that the broker acknowledged entry id and writes a done
+// frame naming it (write(2) only; the policy's next fsync syncs it), so Open
+// no longer returns it. It fails with ErrNotPending or ErrDoneUnwritten.
 func (s *Spool) Done(id uint64) error {
 	one := [1]uint64{id}
 	return s.DoneMany(one[:])
