@@ -297,6 +297,7 @@ func (sp *spooler) reload(s *sender, rb *recBatch) bool {
 		err = rb.b.Load(e.Data, rb.rawLen)
 	}
 	if err != nil {
+		sp.m.spoolUnreadable.Add(1)
 		sp.logf(slog.LevelError, "spool: a spooled batch cannot be read back; its records fail",
 			"topic", rb.part.topic, "partition", rb.part.id, "records", rb.numRecords(), "err", err)
 		s.acc.pop(rb.part, rb)
