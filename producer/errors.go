@@ -56,6 +56,10 @@ var (
 	// ErrSpoolLocked: New was given a spool directory another producer
 	// (in this process or another) has open.
 	ErrSpoolLocked = spool.ErrLocked
+	// ErrSpoolUnreadable: the record's batch was spooled, and reading it
+	// back failed (the file was damaged on disk meanwhile); the error
+	// wraps why.
+	ErrSpoolUnreadable = errors.New("producer: spooled batch unreadable")
 )
 
 // configError names the option that was rejected.

@@ -3,7 +3,6 @@ package producer
 import (
 	"context"
 
-	"errors"
 	"fmt"
 	"github.com/kprod/kprod/internal/batch"
 	"log/slog"
@@ -62,9 +61,6 @@ type durableRef struct {
 	res *result
 	n   int
 }
-
-// errSpoolUnreadable marks a spooled batch that could not be read back.
-var errSpoolUnreadable = errors.New("spooled batch unreadable")
 
 // openSpool opens the spool directory and queues what an earlier producer
 // left in it (replay.go) before the sender starts.
@@ -301,7 +297,7 @@ func (sp *spooler) reload(s *sender, rb *recBatch) bool {
 		sp.logf(slog.LevelError, "spool: a spooled batch cannot be read back; its records fail",
 			"topic", rb.part.topic, "partition", rb.part.id, "records", rb.numRecords(), "err", err)
 		s.acc.pop(rb.part, rb)
-		s.fail(rb, fmt.Errorf("%w: %w", errSpoolUnreadable, err))
+		s.fail(rb, fmt.Errorf("%w: %w", ErrSpoolUnreadable, err))
 		return false
 	}
 	switch {
