@@ -245,3 +245,94 @@ func quarantinedNames(r spool.Report) []string {
 	}
 	return slices.Clip(out)
 }
+
+// TestSpoolUnreadableWhileRunning damages a spooled batch on disk while its
+// producer runs (the cluster down): when the cluster returns, that batch's
+// records fail with ErrSpoolUnreadable, every other record is written once,
+// and the log holds exactly the records answered without error.
+func TestSpoolUnreadableWhileRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts broker processes: skipped with -short")
+	}
+	const topic, n = "unreadable", 2000
+	spec := brokerproc.Spec{Brokers: 1, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: 2}
+	bp := startBrokers(t, spec)
+	spec.Ports = bp.Ports()
+	dir := t.TempDir()
+	p, err := New(WithBrokers(bp.Addrs()...), WithLinger(2*time.Millisecond), WithBatchSize(2048),
+		WithRequestTimeout(time.Second), WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond),
+		WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond), WithLogger(testLogger(t)),
+		WithSpool(dir, SpoolSync(SyncAlways), SpoolOutageAfter(50*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := ctxTimeout(t, 2*time.Minute)
+	if _, err := p.SendSync(ctx, &Record{Topic: topic, Value: paddedValue(0, 50)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	futures := make([]Future, n)
+	for i := range n {
+		futures[i] = p.Send(ctx, &Record{Topic: topic, Value: paddedValue(1+i, 50)}, nil)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Durable():
+		case <-ctx.Done():
+			t.Fatalf("record %d not durable: %v", 1+i, ctx.Err())
+		}
+	}
+	seg := onlySegment(t, dir)
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(seg, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int64(len(b) / 2)
+	if _, err := f.WriteAt([]byte{b[at] ^ 0x10}, at); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	bp = startBrokers(t, spec)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ok := map[int]bool{0: true}
+	failed := 0
+	for i, f := range futures {
+		_, err := f.Get(ctx)
+		switch {
+		case err == nil:
+			ok[1+i] = true
+		case errors.Is(err, ErrSpoolUnreadable):
+			failed++
+		default:
+			t.Fatalf("record %d: %v", 1+i, err)
+		}
+	}
+	if m := p.Metrics(); failed == 0 || m.SpoolUnreadable != 1 {
+		t.Fatalf("%d records failed unreadable, SpoolUnreadable %d; want one batch's records", failed, m.SpoolUnreadable)
+	}
+	read, err := readLog(bp.Addrs(), []string{topic}, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	for _, r := range read {
+		id := valueID(t, r.Value)
+		if got[id] || !ok[id] {
+			t.Fatalf("record %d in the log: twice, or answered with an error", id)
+		}
+		got[id] = true
+	}
+	if len(got) != len(ok) {
+		t.Fatalf("%d records in the log, %d answered without error", len(got), len(ok))
+	}
+	t.Logf("one damaged batch: %d records failed with ErrSpoolUnreadable, %d written once", failed, len(ok))
+}
