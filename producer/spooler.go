@@ -215,9 +215,10 @@ func (sp *spooler) spoolOut(s *sender, rb *recBatch) bool {
 	sp.release(s, rb)
 	rb.b = batch.Builder{}
 	rb.onDisk = true
-	if !rb.hasCB && len(rb.hooked) == 0 && len(rb.recs) > 0 {
-		// Nothing per record is left to answer: keep only the count, so an
-		// outage of fire-and-forget records holds no memory per record.
+	if !rb.hasCB && len(rb.hooked) == 0 && len(s.cfg.interceptors) == 0 && len(rb.recs) > 0 {
+		// Nothing per record is left to answer (no callback, ack hook or
+		// interceptor): keep only the count, so an outage of
+		// fire-and-forget records holds no memory per record.
 		rb.spilled += len(rb.recs)
 		rb.recs = nil
 	}
