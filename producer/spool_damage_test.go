@@ -266,7 +266,7 @@ func TestSpoolUnreadableWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close(context.Background())
+	defer p.Close(ctxTimeout(t, 5*time.Second))
 	ctx := ctxTimeout(t, 2*time.Minute)
 	if _, err := p.SendSync(ctx, &Record{Topic: topic, Value: paddedValue(0, 50)}); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,9 @@ package producer
 
 import (
 	"bytes"
-	"context"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +50,7 @@ func TestSpoolOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close(context.Background())
+	defer p.Close(ctxTimeout(t, 5*time.Second))
 	ctx := ctxTimeout(t, 3*time.Minute)
 
 	send := func(from, to int) {
@@ -131,4 +131,61 @@ func checkOncePerPartitionOrder(t *testing.T, read []*kgo.Record, n int) {
 			t.Fatalf("record %d is not in the log (%d records read)", id, len(read))
 		}
 	}
+}
+
+// TestSpoolOutageCallbacks is the outage with a callback per record and an
+// interceptor: every spooled record's callback and interceptor run once,
+// with the offset where the record is.
+func TestSpoolOutageCallbacks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts broker processes: skipped with -short")
+	}
+	const topic, n = "spooled-cb", 20_000
+	spec := brokerproc.Spec{Brokers: 3, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: 3}
+	bp := startBrokers(t, spec)
+	spec.Ports = bp.Ports()
+	var acks atomic.Int64
+	p, err := New(WithBrokers(bp.Addrs()...), WithBufferMemory(1<<20), WithLinger(5*time.Millisecond),
+		WithRequestTimeout(2*time.Second), WithRetryBackoff(20*time.Millisecond, 300*time.Millisecond),
+		WithReconnectBackoff(20*time.Millisecond, 300*time.Millisecond), WithLogger(testLogger(t)),
+		WithInterceptors(InterceptorFuncs{Ack: func(RecordMetadata, error) { acks.Add(1) }}),
+		WithSpool(t.TempDir(), SpoolSync(SyncInterval), SpoolOutageAfter(200*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctxTimeout(t, 5*time.Second))
+	ctx := ctxTimeout(t, 2*time.Minute)
+	l := newLedger(t)
+	if _, err := p.SendSync(ctx, &Record{Topic: topic, Value: []byte("v-0")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		p.Send(ctx, l.record(topic, i), l.callback(i))
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.Metrics().SpooledRecords < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records spooled 10 s into the outage", p.Metrics().SpooledRecords, n)
+		}
+	}
+	bp = startBrokers(t, spec)
+	l.wait(time.Minute)
+	if f := l.failed(); f != 0 {
+		t.Fatalf("%d records failed, e.g. %v", f, firstErr(l))
+	}
+	read := consumeFrom(t, bp.Addrs(), topic, n+1)
+	var mine []*kgo.Record
+	for _, r := range read {
+		if string(r.Value) != "v-0" {
+			mine = append(mine, r)
+		}
+	}
+	l.checkLog(mine)
+	if got := acks.Load(); got != n+1 {
+		t.Fatalf("the interceptor saw %d acknowledgements of %d records", got, n+1)
+	}
+	m := p.Metrics()
+	t.Logf("%d records with callbacks, %d spooled: each callback and interceptor once, at the record's offset", n, m.SpooledRecords)
 }
