@@ -44,7 +44,8 @@ type spooler struct {
 	// most reloadLimit bytes together, so the spool drains even while Send
 	// keeps buffer.memory full.
 	reloadUsed, reloadLimit int
-	spareBufs               [][]byte
+	spareBufs               [][]byte // read-back buffers for reuse; with reloadUsed, within reloadLimit
+	spareBytes              int
 
 	foreign int    // replayed batches stamped by an earlier producer, not yet answered
 	life    uint64 // this producer's mark on its entries: above every id left by earlier ones
@@ -160,10 +161,11 @@ func (sp *spooler) stuck(s *sender, p *partition, now time.Time) (outage bool, d
 	return !due.After(now), due
 }
 
-// spoolPartition moves p's queued batches to disk: every finished one, or
-// with spareHead all but the first (which may go out soon). Stamps are given
-// in queue order first, when the producer has an id. It returns false when
-// the spool refused an append.
+// spoolPartition moves p's queued batches to disk: in an outage every
+// finished one; under memory pressure (spareHead) the newest first, sparing
+// the head (which may go out soon), until no Send waits for memory. Stamps
+// are given in queue order first, when the producer has an id. It returns
+// false when the spool refused an append.
 func (sp *spooler) spoolPartition(s *sender, p *partition, spareHead bool) bool {
 	canStamp := s.ids.id.Valid() && !s.ids.needEpoch && !s.ids.initializing
 	list := sp.scratch[:0]
@@ -175,16 +177,23 @@ func (sp *spooler) spoolPartition(s *sender, p *partition, spareHead bool) bool 
 		return true
 	})
 	defer func() { clear(list); sp.scratch = list[:0] }()
-	for i, rb := range list {
+	for _, rb := range list {
 		if canStamp && rb.seq < 0 && !rb.foreign {
 			if !s.stampSpooled(p, rb) {
 				return false
 			}
 		}
-		if (spareHead && i == 0) || rb.onDisk {
-			continue
+	}
+	if spareHead {
+		for i := len(list) - 1; i > 0 && s.bufs.waiting(); i-- {
+			if rb := list[i]; !rb.onDisk && !sp.spoolOut(s, rb) {
+				return false
+			}
 		}
-		if !sp.spoolOut(s, rb) {
+		return true
+	}
+	for _, rb := range list {
+		if !rb.onDisk && !sp.spoolOut(s, rb) {
 			return false
 		}
 	}
@@ -266,8 +275,9 @@ func (s *sender) stampSpooled(p *partition, rb *recBatch) bool {
 func (sp *spooler) release(s *sender, rb *recBatch) {
 	if rb.reloaded > 0 {
 		sp.reloadUsed -= rb.reloaded
-		if len(sp.spareBufs) < 8 {
-			sp.spareBufs = append(sp.spareBufs, rb.b.Buffer()[:0])
+		if buf := rb.b.Buffer(); sp.reloadUsed+sp.spareBytes+cap(buf) <= sp.reloadLimit {
+			sp.spareBufs = append(sp.spareBufs, buf[:0])
+			sp.spareBytes += cap(buf)
 		}
 		rb.reloaded = 0
 		return
@@ -288,6 +298,11 @@ func (sp *spooler) reload(s *sender, rb *recBatch) bool {
 	var buf []byte
 	if n := len(sp.spareBufs); n > 0 {
 		buf, sp.spareBufs = sp.spareBufs[n-1], sp.spareBufs[:n-1]
+		sp.spareBytes -= cap(buf)
+	}
+	if need := rb.diskLen + spoolMetaFixed + len(rb.part.topic); cap(buf) < need {
+		// Sizes rounded up to 16 KiB, so that spares fit the next batches.
+		buf = make([]byte, 0, (need+16<<10-1)/(16<<10)*(16<<10))
 	}
 	e, err := sp.sp.ReadInto(rb.spoolIDs[0], buf)
 	if err == nil {
