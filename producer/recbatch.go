@@ -60,15 +60,16 @@ type recBatch struct {
 	answeredAt int64
 
 	// The disk spool (spooler.go); sender goroutine only.
-	spoolIDs []uint64 // its spool entries: the batch, then its stamp entries; nil when not spooled
-	onDisk   bool     // its bytes are in the spool only (its memory went back)
-	diskLen  int      // its size as spooled
-	rawLen   int      // its size before compression, as spooled
-	foreign  bool     // replayed under the stamp an earlier producer gave it: fpid, fepoch, seq
-	fpid     int64
-	fepoch   int16
-	spilled  int // records counted here since recs was dropped (none has a callback or hook)
-	reloaded int // bytes of the spooler's read-back allowance its buffer holds
+	spoolIDs  []uint64 // its spool entries: the batch, then its stamp entries; nil when not spooled
+	onDisk    bool     // its bytes are in the spool only (its memory went back)
+	diskLen   int      // its size as spooled
+	rawLen    int      // its size before compression, as spooled
+	foreign   bool     // replayed under the stamp an earlier producer gave it: fpid, fepoch, seq
+	fpid      int64
+	fepoch    int16
+	spilled   int    // records counted here since recs was dropped (none has a callback or hook)
+	reloaded  int    // bytes of the spooler's read-back allowance its buffer holds
+	reloadBuf []byte // that buffer, whole
 }
 
 // wireLen is the batch's size as sent, in memory or on disk.

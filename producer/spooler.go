@@ -275,11 +275,11 @@ func (s *sender) stampSpooled(p *partition, rb *recBatch) bool {
 func (sp *spooler) release(s *sender, rb *recBatch) {
 	if rb.reloaded > 0 {
 		sp.reloadUsed -= rb.reloaded
-		if buf := rb.b.Buffer(); sp.reloadUsed+sp.spareBytes+cap(buf) <= sp.reloadLimit {
-			sp.spareBufs = append(sp.spareBufs, buf[:0])
+		if buf := rb.reloadBuf; sp.reloadUsed+sp.spareBytes+cap(buf) <= sp.reloadLimit {
+			sp.spareBufs = append(sp.spareBufs, buf)
 			sp.spareBytes += cap(buf)
 		}
-		rb.reloaded = 0
+		rb.reloaded, rb.reloadBuf = 0, nil
 		return
 	}
 	if !rb.onDisk {
@@ -323,7 +323,8 @@ func (sp *spooler) reload(s *sender, rb *recBatch) bool {
 		rb.b.Stamp(s.ids.id.ProducerID, s.ids.id.Epoch, rb.seq, false)
 	}
 	rb.onDisk = false
-	rb.reloaded = max(cap(e.Data), 1)
+	rb.reloadBuf = buf[:0] // the whole buffer (the entry's metadata, then the batch), kept for reuse
+	rb.reloaded = max(cap(buf), 1)
 	sp.reloadUsed += rb.reloaded
 	sp.m.spoolReads.Add(1)
 	return true
