@@ -63,6 +63,30 @@ func spooledIDs(t *testing.T, dir string) (map[int]bool, spool.Report) {
 	return ids, report
 }
 
+// spoolThroughOutage sends record 0 and waits for it, stops the cluster,
+// sends records 1..n and waits until each is durable (spooled and synced).
+func spoolThroughOutage(ctx context.Context, t *testing.T, p *Producer, bp *brokerproc.Proc, topic string, n int) []Future {
+	t.Helper()
+	if _, err := p.SendSync(ctx, &Record{Topic: topic, Value: paddedValue(0, 50)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	futures := make([]Future, n)
+	for i := range n {
+		futures[i] = p.Send(ctx, &Record{Topic: topic, Value: paddedValue(1+i, 50)}, nil)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Durable():
+		case <-ctx.Done():
+			t.Fatalf("record %d not durable: %v", 1+i, ctx.Err())
+		}
+	}
+	return futures
+}
+
 // onlySegment is the one segment file of a spool directory.
 func onlySegment(t *testing.T, dir string) string {
 	t.Helper()
@@ -105,23 +129,7 @@ func TestSpoolDamagedReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxTimeout(t, 2*time.Minute)
-	if _, err := p.SendSync(ctx, &Record{Topic: topic, Value: paddedValue(0, 50)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := bp.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	futures := make([]Future, n)
-	for i := range n {
-		futures[i] = p.Send(ctx, &Record{Topic: topic, Value: paddedValue(1+i, 50)}, nil)
-	}
-	for i, f := range futures {
-		select {
-		case <-f.Durable():
-		case <-ctx.Done():
-			t.Fatalf("record %d not durable: %v", 1+i, ctx.Err())
-		}
-	}
+	futures := spoolThroughOutage(ctx, t, p, bp, topic, n)
 	closeCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	p.Close(closeCtx)
 	cancel()
@@ -268,23 +276,7 @@ func TestSpoolUnreadableWhileRunning(t *testing.T) {
 	}
 	defer p.Close(ctxTimeout(t, 5*time.Second))
 	ctx := ctxTimeout(t, 2*time.Minute)
-	if _, err := p.SendSync(ctx, &Record{Topic: topic, Value: paddedValue(0, 50)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := bp.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	futures := make([]Future, n)
-	for i := range n {
-		futures[i] = p.Send(ctx, &Record{Topic: topic, Value: paddedValue(1+i, 50)}, nil)
-	}
-	for i, f := range futures {
-		select {
-		case <-f.Durable():
-		case <-ctx.Done():
-			t.Fatalf("record %d not durable: %v", 1+i, ctx.Err())
-		}
-	}
+	futures := spoolThroughOutage(ctx, t, p, bp, topic, n)
 	seg := onlySegment(t, dir)
 	b, err := os.ReadFile(seg)
 	if err != nil {
