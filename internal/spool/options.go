@@ -6,16 +6,17 @@ import (
 )
 
 // SyncPolicy says when the current segment is fsynced, which decides when an
-// appended entry survives a crash of the machine (a crash of the process
-// alone loses nothing that Append wrote, whatever the policy).
+// appended entry, or a Done's frame, survives a crash of the machine (a
+// crash of the process alone loses nothing that Append or Done wrote,
+// whatever the policy).
 type SyncPolicy int
 
 const (
 	// SyncAlways fsyncs the segment before Append returns: the entry is
-	// durable when Append returns.
+	// durable when Append returns (and so is every done frame before it).
 	SyncAlways SyncPolicy = iota
 	// SyncInterval fsyncs the segment every Options.SyncEvery if anything
-	// was appended; Durable reports how far that got, Sync forces it.
+	// was written; Durable reports how far that got, Sync forces it.
 	SyncInterval
 	// SyncNever leaves writing back to the OS; the segment is still synced
 	// when it is rolled, on Sync and on Close.

@@ -16,7 +16,7 @@ import (
 type Entry struct {
 	// ID is the spool's id, increasing in append order across restarts
 	// as long as some segment is left; a directory emptied of segments
-	// starts again at 1 (ids only name entries for Done).
+	// starts again at 1 (ids only name entries for Read and Done).
 	ID   uint64
 	Meta []byte // the caller's metadata, not interpreted by the spool
 	Data []byte // the batch bytes
