@@ -60,6 +60,12 @@ var (
 	// back failed (the file was damaged on disk meanwhile); the error
 	// wraps why.
 	ErrSpoolUnreadable = errors.New("producer: spooled batch unreadable")
+	// ErrSpoolFull and ErrDiskFull: the spool refused batches, its files at
+	// kprod.spool.max.bytes or its file system full; they stay in memory,
+	// and a Send that then finds no memory fails with ErrBufferFull
+	// wrapping the reason.
+	ErrSpoolFull = spool.ErrFull
+	ErrDiskFull  = spool.ErrDiskFull
 )
 
 // configError names the option that was rejected.

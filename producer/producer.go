@@ -219,6 +219,11 @@ func (p *Producer) send(ctx context.Context, in *Record, cb Callback, block, urg
 		case errors.Is(err, ErrBufferFull):
 			err = fmt.Errorf("%w: %d of %d bytes in use", ErrBufferFull, p.bufs.inUse(), p.bufs.total)
 		}
+		if errors.Is(err, ErrBufferFull) && p.s.spool != nil {
+			if why := p.s.spool.refusedErr.Load(); why != nil {
+				err = fmt.Errorf("%w (the spool takes no more: %w)", err, *why)
+			}
+		}
 		return p.failSend(&sn, rec, cb, err)
 	}
 	if sticky {

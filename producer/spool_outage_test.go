@@ -2,6 +2,7 @@ package producer
 
 import (
 	"bytes"
+	"errors"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -188,4 +189,75 @@ func TestSpoolOutageCallbacks(t *testing.T) {
 	}
 	m := p.Metrics()
 	t.Logf("%d records with callbacks, %d spooled: each callback and interceptor once, at the record's offset", n, m.SpooledRecords)
+}
+
+// durableCount is a DurableHook counting the records it is told of.
+type durableCount struct{ n atomic.Int64 }
+
+func (d *durableCount) OnDurable(ev Durable) { d.n.Add(int64(ev.Records)) }
+
+// TestSpoolFull fills a small spool during an outage: Send then waits out
+// max.block and fails with ErrBufferFull wrapping ErrSpoolFull, as without a
+// spool; every record accepted before is written once, in order, when the
+// cluster returns, and the DurableHook told of the spooled ones.
+func TestSpoolFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts broker processes: skipped with -short")
+	}
+	const topic = "spool-full"
+	spec := brokerproc.Spec{Brokers: 1, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: 2}
+	bp := startBrokers(t, spec)
+	spec.Ports = bp.Ports()
+	hook := &durableCount{}
+	p, err := New(WithBrokers(bp.Addrs()...), WithBufferMemory(256<<10), WithBatchSize(8<<10), WithLinger(2*time.Millisecond),
+		WithMaxBlock(300*time.Millisecond), WithRequestTimeout(time.Second), WithHooks(hook),
+		WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond), WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond),
+		WithSpool(t.TempDir(), SpoolMaxBytes(1<<20), SpoolSync(SyncAlways), SpoolOutageAfter(100*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctxTimeout(t, 5*time.Second))
+	ctx := ctxTimeout(t, 2*time.Minute)
+	if _, err := p.SendSync(ctx, &Record{Topic: topic, Value: paddedValue(0, 100)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	accepted := 1
+	var sendErr error
+	for i := 1; i < 100_000 && sendErr == nil; i++ {
+		f := p.Send(ctx, &Record{Topic: topic, Value: paddedValue(i, 100)}, nil)
+		select {
+		case <-f.Done():
+			if _, err := f.Get(ctx); err != nil {
+				sendErr = err
+				continue
+			}
+		default:
+		}
+		accepted++
+	}
+	if !errors.Is(sendErr, ErrBufferFull) || !errors.Is(sendErr, ErrMaxBlock) || !errors.Is(sendErr, ErrSpoolFull) {
+		t.Fatalf("Send with the spool full: %v; want ErrBufferFull, ErrMaxBlock and ErrSpoolFull", sendErr)
+	}
+	m := p.Metrics()
+	if m.SpoolRefusals == 0 || m.SpooledRecords == 0 {
+		t.Fatalf("refusals %d, spooled records %d", m.SpoolRefusals, m.SpooledRecords)
+	}
+	durable := hook.n.Load()
+	bp = startBrokers(t, spec)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = p.Metrics()
+	if m.RecordsSent != int64(accepted) || m.RecordsFailed != 1 { // the one Send refused
+		t.Fatalf("%d acknowledged and %d failed of %d accepted", m.RecordsSent, m.RecordsFailed, accepted)
+	}
+	read := consumeFrom(t, bp.Addrs(), topic, accepted)
+	checkOncePerPartitionOrder(t, read, accepted)
+	if durable == 0 || durable > m.SpooledRecords {
+		t.Fatalf("the DurableHook heard of %d records before the cluster returned; %d were spooled", durable, m.SpooledRecords)
+	}
+	t.Logf("spool full after %d records (%d spooled, %d reported durable by the hook, %d refusals): %v", accepted, m.SpooledRecords, durable, m.SpoolRefusals, sendErr)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/kprod/kprod/internal/batch"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/kprod/kprod/internal/spool"
@@ -15,8 +16,8 @@ import (
 // spooler is the producer's side of the disk spool (WithSpool): which closed
 // batches go to disk and when, reading them back to send them, the stamps
 // they carry on disk, and when their records become durable. The sender
-// goroutine owns it and every field below; the spool (internal/spool) holds
-// the files. nil without WithSpool.
+// goroutine owns it and every field below but refusedErr; the spool
+// (internal/spool) holds the files. nil without WithSpool.
 //
 // The rules it keeps, so that a batch is never written twice by a replay:
 //   - A batch carries on disk the stamp (producer id, epoch, base sequence)
@@ -52,7 +53,10 @@ type spooler struct {
 
 	refused error     // why the last Append failed (full, disk full); nil when it worked
 	retryAt time.Time // when to try spooling again after a refusal
-	scratch []*recBatch
+	// refusedErr is refused for Send's goroutines, which add it to
+	// ErrBufferFull; the only field not owned by the sender.
+	refusedErr atomic.Pointer[error]
+	scratch    []*recBatch
 }
 
 // durableRef is a spooled batch's records waiting to be durable; results
@@ -245,9 +249,13 @@ func (sp *spooler) append(m *spoolMeta, data []byte) (uint64, bool) {
 		}
 		sp.m.spoolRefusals.Add(1)
 		sp.refused, sp.retryAt = err, time.Now().Add(time.Second)
+		sp.refusedErr.Store(&err)
 		return 0, false
 	}
-	sp.refused = nil
+	if sp.refused != nil {
+		sp.refused = nil
+		sp.refusedErr.Store(nil)
+	}
 	sp.unsynced = true
 	return id, true
 }
