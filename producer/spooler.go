@@ -356,6 +356,11 @@ func (sp *spooler) answered(s *sender, rb *recBatch, err error) (keep bool) {
 		sp.logf(slog.LevelWarn, "spool: cannot mark a batch done; a restart may send it again (the broker drops it as a duplicate while it remembers the producer)",
 			"err", err)
 	}
+	// Under SyncAlways the done frame is synced at the end of this step, so
+	// that after a crash of the machine at most the batches answered in one
+	// step (five a partition at most, all within the broker's memory of the
+	// producer's last batches) come back as duplicates.
+	sp.unsynced = true
 	return false
 }
 
