@@ -36,7 +36,7 @@ func (sp *spooler) replay(acc *accumulator, entries []spool.Entry) {
 	var drop []uint64
 	for _, e := range entries {
 		m, err := parseSpoolMeta(e.Meta)
-		if err == nil && m.kind == spoolKindBatch && len(e.Data) == 0 {
+		if err == nil && m.kind == spoolKindBatch && e.DataLen == 0 {
 			err = errSpoolMeta
 		}
 		if err != nil {
@@ -47,7 +47,7 @@ func (sp *spooler) replay(acc *accumulator, entries []spool.Entry) {
 		}
 		switch m.kind {
 		case spoolKindBatch:
-			re := &replayEntry{m: m, key: e.ID, ids: []uint64{e.ID}, dataLen: len(e.Data)}
+			re := &replayEntry{m: m, key: e.ID, ids: []uint64{e.ID}, dataLen: e.DataLen}
 			byID[e.ID] = re
 			batches = append(batches, re)
 		case spoolKindStamp:

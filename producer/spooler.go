@@ -70,7 +70,9 @@ type durableRef struct {
 // openSpool opens the spool directory and queues what an earlier producer
 // left in it (replay.go) before the sender starts.
 func openSpool(cfg *config, acc *accumulator, m *metrics) (*spooler, error) {
-	opts := spool.Options{MaxBytes: cfg.spool.maxBytes, SyncEvery: cfg.spool.syncEvery}
+	// MetaOnly: the replay reads each batch back when it goes out, so a
+	// restart on a large spool does not hold it all in memory.
+	opts := spool.Options{MaxBytes: cfg.spool.maxBytes, SyncEvery: cfg.spool.syncEvery, MetaOnly: true}
 	switch cfg.spool.sync {
 	case SyncAlways, SyncNever:
 		opts.Sync = spool.SyncNever // SyncAlways: the spooler syncs each group of appends itself

@@ -51,6 +51,11 @@ type Options struct {
 	Sync SyncPolicy
 	// SyncEvery is SyncInterval's period (default 100 ms).
 	SyncEvery time.Duration
+	// MetaOnly makes Open return entries without their data (Data nil,
+	// DataLen set; Read gives the data): a large spool is then recovered
+	// without holding its bytes in memory. Open still reads and checks
+	// every frame.
+	MetaOnly bool
 }
 
 // withDefaults checks o and fills in its zero values.

@@ -96,7 +96,7 @@ func readEntry(f *os.File, id uint64, off, end int64, buf []byte) (Entry, error)
 	if crc32.Update(headerCRC(hb[:]), castagnoli, p) != h.crc {
 		return Entry{}, errBadCRC
 	}
-	return Entry{ID: id, Meta: p[:h.metaLen:h.metaLen], Data: p[h.metaLen:]}, nil
+	return Entry{ID: id, Meta: p[:h.metaLen:h.metaLen], Data: p[h.metaLen:], DataLen: int(h.dataLen)}, nil
 }
 
 // readAt fills b from f at off; a file shorter than that (cut under the

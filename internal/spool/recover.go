@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Report says what Open found and what recovery did to the files.
@@ -66,7 +67,7 @@ func (s *scan) torn() bool {
 // scanSegment reads the frames of the segment at path whose entries' ids
 // must be above prevID. Allocation is bounded by the file's size: a frame's payload
 // is read only once the header and the file's size allow it.
-func scanSegment(path string, last bool, prevID uint64) (*scan, error) {
+func scanSegment(path string, last bool, prevID uint64, metaOnly bool) (*scan, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("spool: open segment: %w", err)
@@ -79,6 +80,7 @@ func scanSegment(path string, last bool, prevID uint64) (*scan, error) {
 	s := &scan{size: fi.Size(), lastID: prevID}
 	r := bufio.NewReaderSize(f, 64<<10)
 	var hb [headerLen]byte
+	var scratch []byte
 	for s.good < s.size {
 		if s.size-s.good < headerLen {
 			s.problem = fmt.Errorf("%w: %d bytes of header", errTruncated, s.size-s.good)
@@ -96,7 +98,14 @@ func scanSegment(path string, last bool, prevID uint64) (*scan, error) {
 			s.problem = fmt.Errorf("%w: %d bytes of payload, %d in the file", errTruncated, h.payloadLen(), s.size-s.good-headerLen)
 			break
 		}
-		payload := make([]byte, h.payloadLen())
+		var payload []byte
+		if metaOnly && h.kind != kindDone {
+			// One scratch buffer for every frame: only the metadata is kept.
+			scratch = slices.Grow(scratch[:0], int(h.payloadLen()))
+			payload = scratch[:h.payloadLen()]
+		} else {
+			payload = make([]byte, h.payloadLen())
+		}
 		if _, err := io.ReadFull(r, payload); err != nil {
 			return nil, fmt.Errorf("spool: read segment: %w", err)
 		}
@@ -115,11 +124,11 @@ func scanSegment(path string, last bool, prevID uint64) (*scan, error) {
 			break
 		}
 		s.offs = append(s.offs, s.good)
-		s.entries = append(s.entries, Entry{
-			ID:   h.id,
-			Meta: payload[:h.metaLen:h.metaLen],
-			Data: payload[h.metaLen:],
-		})
+		e := Entry{ID: h.id, Meta: payload[:h.metaLen:h.metaLen], Data: payload[h.metaLen:], DataLen: int(h.dataLen)}
+		if metaOnly {
+			e.Meta, e.Data = slices.Clone(e.Meta), nil
+		}
+		s.entries = append(s.entries, e)
 		s.lastID = h.id
 		s.good += headerLen + h.payloadLen()
 	}

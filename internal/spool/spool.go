@@ -19,7 +19,9 @@ type Entry struct {
 	// starts again at 1 (ids only name entries for Read and Done).
 	ID   uint64
 	Meta []byte // the caller's metadata, not interpreted by the spool
-	Data []byte // the batch bytes
+	Data []byte // the batch bytes; nil from an Open with Options.MetaOnly
+	// DataLen is len(Data), also when Open left the data out.
+	DataLen int
 }
 
 // Spool is an open spool directory. Every method is safe to call from
@@ -134,7 +136,7 @@ func (s *Spool) recover() ([]Entry, error) {
 	var prevID uint64
 	for i, num := range l.segs {
 		path := filepath.Join(s.dir, segName(num))
-		sc, err := scanSegment(path, i == len(l.segs)-1, prevID)
+		sc, err := scanSegment(path, i == len(l.segs)-1, prevID, s.opts.MetaOnly)
 		if err != nil {
 			return nil, err
 		}
