@@ -44,9 +44,10 @@ type partSeq struct {
 	ackedOrder uint64
 }
 
-// acknowledged notes that the broker acknowledged rb. Sender goroutine only.
-func (p *partition) acknowledged(rb *recBatch) {
-	p.lastAck = time.Now()
+// acknowledged notes that the broker acknowledged rb, as of now (the time
+// its answer is handled). Sender goroutine only.
+func (p *partition) acknowledged(rb *recBatch, now time.Time) {
+	p.lastAck = now
 	if rb.foreign {
 		p.lastErr = nil
 		return // its stamp is an earlier producer's: p's sequences are not concerned

@@ -78,6 +78,17 @@ func New(opts ...Opt) (*Producer, error) {
 	mb := newMailbox()
 	p.bufs = newBufferPool(cfg.bufferMemory, max(cfg.batchSize, min(cfg.maxRequestSize, 64*cfg.batchSize)))
 	p.acc = newAccumulator(cfg, p.bufs, comp, p.sticky, mb.wake)
+	// The spool before anything that starts a goroutine or a connection, so
+	// that a spool that cannot be opened leaves nothing behind; what it
+	// holds is queued before any Send.
+	var sp *spooler
+	if cfg.spool.dir != "" {
+		var err error
+		if sp, err = openSpool(cfg, p.acc, &p.m); err != nil {
+			return nil, err
+		}
+		p.m.spoolBytes = func() int64 { return sp.sp.Stats().PendingBytes }
+	}
 	conns, err := wire.NewPool(&wire.Config{
 		ClientID:            cfg.clientID,
 		TLS:                 cfg.tls,
@@ -92,6 +103,9 @@ func New(opts ...Opt) (*Producer, error) {
 		OnChange:            mb.wake,
 	}, cfg.brokers)
 	if err != nil {
+		if sp != nil {
+			sp.sp.Close() // the directory's lock goes with it
+		}
 		return nil, configError("bootstrap.servers (WithBrokers)", "%v", err)
 	}
 	p.conns = conns
@@ -106,16 +120,7 @@ func New(opts ...Opt) (*Producer, error) {
 	p.cbs = newCompleter(p.acc, cfg.interceptors, p.hooks, cfg.logger, &p.m)
 	p.txn = newTransaction(cfg, conns)
 	p.s = newSender(cfg, p.acc, p.bufs, conns, p.md, p.cbs, &p.m, mb, p.txn, p.sticky, p.hooks)
-	if cfg.spool.dir != "" {
-		sp, err := openSpool(cfg, p.acc, &p.m)
-		if err != nil {
-			conns.Close()
-			p.md.Close()
-			return nil, err
-		}
-		p.s.spool = sp
-		p.m.spoolBytes = func() int64 { return sp.sp.Stats().PendingBytes }
-	}
+	p.s.spool = sp
 	go p.s.run()
 	return p, nil
 }

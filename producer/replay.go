@@ -28,13 +28,11 @@ type replayEntry struct {
 // new batches for this producer. Called by openSpool before the sender
 // starts.
 func (sp *spooler) replay(acc *accumulator, entries []spool.Entry) {
-	for _, e := range entries {
-		sp.life = max(sp.life, e.ID+1) // above every id an earlier producer used
-	}
 	byID := make(map[uint64]*replayEntry, len(entries))
 	var batches []*replayEntry
 	var drop []uint64
 	for _, e := range entries {
+		sp.life = max(sp.life, e.ID+1) // above every id an earlier producer used
 		m, err := parseSpoolMeta(e.Meta)
 		if err == nil && m.kind == spoolKindBatch && e.DataLen == 0 {
 			err = errSpoolMeta
@@ -150,7 +148,7 @@ func (s *sender) replayError(rb *recBatch, err error, now time.Time) {
 	switch {
 	case errors.Is(err, kerr.DuplicateSequenceNumber):
 		s.m.replayDuplicates.Add(1)
-		rb.part.acknowledged(rb)
+		rb.part.acknowledged(rb, now)
 		s.complete(rb, -1, -1, nil)
 	case errors.Is(err, kerr.OutOfOrderSequenceNumber):
 		n := s.replayAsNew(rb)

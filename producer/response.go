@@ -51,7 +51,7 @@ func (s *sender) handleResponse(ir *inflightReq, resp kmsg.Response, err error) 
 		}
 		perr := kerr.ErrorForCode(part.ErrorCode)
 		if perr == nil {
-			rb.part.acknowledged(rb)
+			rb.part.acknowledged(rb, now)
 			if len(s.hooks.batch) > 0 {
 				s.hooks.batchWritten(rb, part.BaseOffset, ir.node, Compression(s.cfg.codec))
 			}
@@ -105,7 +105,7 @@ func (s *sender) handlePartitionError(rb *recBatch, err error, now time.Time) {
 	if s.cfg.idempotence {
 		switch idempotence.Classify(err, s.earlierUnresolved(rb)) {
 		case idempotence.Succeed:
-			rb.part.acknowledged(rb)
+			rb.part.acknowledged(rb, now)
 			s.complete(rb, -1, -1, nil)
 			return
 		case idempotence.Reset:
@@ -329,7 +329,7 @@ func (s *sender) fail(rb *recBatch, err error) {
 	}
 	if rb.spoolIDs != nil && s.life.abortErr.Load() != nil {
 		// Closing or failed: the batch stays in the spool for the next
-		// producer on its directory (spooler.answered keeps it).
+		// producer on its directory (spooler.answered leaves its entries).
 		err = fmt.Errorf("%w: %w", ErrSpooled, err)
 	}
 	if s.cfg.idempotence && rb.seq >= 0 && !rb.foreign && s.life.abortErr.Load() == nil {

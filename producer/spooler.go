@@ -2,14 +2,14 @@ package producer
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
-	"github.com/kprod/kprod/internal/batch"
 	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
 
+	"github.com/kprod/kprod/internal/batch"
 	"github.com/kprod/kprod/internal/spool"
 )
 
@@ -340,19 +340,19 @@ func (sp *spooler) reload(s *sender, rb *recBatch) bool {
 	return true
 }
 
-// answered is called as rb is answered: its entries are done unless it
-// stays for the next producer, and its memory goes back. keep reports
-// whether it stays.
-func (sp *spooler) answered(s *sender, rb *recBatch, err error) (keep bool) {
+// answered is called as rb is answered: its memory goes back, and its
+// entries are done unless fail left it for the next producer on the
+// directory (ErrSpooled).
+func (sp *spooler) answered(s *sender, rb *recBatch, err error) {
 	sp.release(s, rb)
 	if rb.spoolIDs == nil {
-		return false
+		return
 	}
 	if rb.foreign {
 		sp.foreign--
 	}
-	if err != nil && s.life.abortErr.Load() != nil {
-		return true // closing or failed: the next producer on the directory sends it
+	if errors.Is(err, ErrSpooled) {
+		return
 	}
 	if err := sp.sp.DoneMany(rb.spoolIDs); err != nil {
 		sp.logf(slog.LevelWarn, "spool: cannot mark a batch done; a restart may send it again (the broker drops it as a duplicate while it remembers the producer)",
@@ -363,7 +363,6 @@ func (sp *spooler) answered(s *sender, rb *recBatch, err error) (keep bool) {
 	// step (five a partition at most, all within the broker's memory of the
 	// producer's last batches) come back as duplicates.
 	sp.unsynced = true
-	return false
 }
 
 // sync fsyncs what was written since the last sync, under SyncAlways.
