@@ -35,6 +35,17 @@ func startBrokers(t *testing.T, spec brokerproc.Spec) *brokerproc.Proc {
 	return bp
 }
 
+// startRestartable starts a cluster of brokers in a child process with its
+// data in a directory of the test, holding topic, and returns the spec that
+// starts it again on the same ports with the same data (after Stop or Kill).
+func startRestartable(t *testing.T, brokers int, topic string, partitions int32) (*brokerproc.Proc, brokerproc.Spec) {
+	t.Helper()
+	spec := brokerproc.Spec{Brokers: brokers, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: partitions}
+	bp := startBrokers(t, spec)
+	spec.Ports = bp.Ports()
+	return bp, spec
+}
+
 // answered is how many records of l have their answer.
 func (l *ledger) answered() int {
 	l.mu.Lock()

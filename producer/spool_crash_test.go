@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/kprod/kprod/internal/brokerproc"
 )
 
 // The crash test's child: a producer with the spool (SyncAlways) sending
@@ -185,9 +183,7 @@ func TestSpoolCrash(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(seed, 7))
 	t.Logf("seed %d (KPROD_SPOOL_CRASH_SEED)", seed)
-	spec := brokerproc.Spec{Brokers: 3, DataDir: t.TempDir(), Topics: []string{crashTopic}, Partitions: 4}
-	bp := startBrokers(t, spec)
-	spec.Ports = bp.Ports()
+	bp, spec := startRestartable(t, 3, crashTopic, 4)
 	addrs := bp.Addrs()
 	dir := t.TempDir()
 	ctx := ctxTimeout(t, 5*time.Minute)

@@ -114,9 +114,7 @@ func TestSpoolDamagedReplay(t *testing.T) {
 		t.Skip("starts broker processes: skipped with -short")
 	}
 	const topic, n = "damaged", 3000
-	spec := brokerproc.Spec{Brokers: 1, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: 2}
-	bp := startBrokers(t, spec)
-	spec.Ports = bp.Ports()
+	bp, spec := startRestartable(t, 1, topic, 2)
 	dir := t.TempDir()
 	opts := func(dir string) []Opt {
 		return []Opt{WithBrokers(bp.Addrs()...), WithLinger(2 * time.Millisecond), WithBatchSize(2048),
@@ -263,9 +261,7 @@ func TestSpoolUnreadableWhileRunning(t *testing.T) {
 		t.Skip("starts broker processes: skipped with -short")
 	}
 	const topic, n = "unreadable", 2000
-	spec := brokerproc.Spec{Brokers: 1, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: 2}
-	bp := startBrokers(t, spec)
-	spec.Ports = bp.Ports()
+	bp, spec := startRestartable(t, 1, topic, 2)
 	dir := t.TempDir()
 	p, err := New(WithBrokers(bp.Addrs()...), WithLinger(2*time.Millisecond), WithBatchSize(2048),
 		WithRequestTimeout(time.Second), WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond),

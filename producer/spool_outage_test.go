@@ -10,7 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kprod/kprod/internal/brokerproc"
 	"github.com/kprod/kprod/internal/kafkatest"
 )
 
@@ -38,9 +37,7 @@ func TestSpoolOutage(t *testing.T) {
 		warm       = 2_000
 	)
 	outage := 12 * bufMem / (valueSize + 10) // records sent while the brokers are down: ten buffers and more
-	spec := brokerproc.Spec{Brokers: 3, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: partitions}
-	bp := startBrokers(t, spec)
-	spec.Ports = bp.Ports()
+	bp, spec := startRestartable(t, 3, topic, partitions)
 	dir := t.TempDir()
 	p, err := New(WithBrokers(bp.Addrs()...), WithBufferMemory(bufMem), WithLinger(5*time.Millisecond),
 		WithMaxBlock(10*time.Second), WithRequestTimeout(2*time.Second), WithDeliveryTimeout(30*time.Second),
@@ -137,9 +134,7 @@ func TestSpoolOutageCallbacks(t *testing.T) {
 		t.Skip("starts broker processes: skipped with -short")
 	}
 	const topic, n = "spooled-cb", 20_000
-	spec := brokerproc.Spec{Brokers: 3, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: 3}
-	bp := startBrokers(t, spec)
-	spec.Ports = bp.Ports()
+	bp, spec := startRestartable(t, 3, topic, 3)
 	var acks atomic.Int64
 	p, err := New(WithBrokers(bp.Addrs()...), WithBufferMemory(1<<20), WithLinger(5*time.Millisecond),
 		WithRequestTimeout(2*time.Second), WithRetryBackoff(20*time.Millisecond, 300*time.Millisecond),
@@ -200,9 +195,7 @@ func TestSpoolFull(t *testing.T) {
 		t.Skip("starts broker processes: skipped with -short")
 	}
 	const topic = "spool-full"
-	spec := brokerproc.Spec{Brokers: 1, DataDir: t.TempDir(), Topics: []string{topic}, Partitions: 2}
-	bp := startBrokers(t, spec)
-	spec.Ports = bp.Ports()
+	bp, spec := startRestartable(t, 1, topic, 2)
 	hook := &durableCount{}
 	p, err := New(WithBrokers(bp.Addrs()...), WithBufferMemory(256<<10), WithBatchSize(8<<10), WithLinger(2*time.Millisecond),
 		WithMaxBlock(300*time.Millisecond), WithRequestTimeout(time.Second), WithHooks(hook),
